@@ -1,0 +1,95 @@
+#pragma once
+
+#include "storage/records.hpp"
+#include "storage/sqlite.hpp"
+
+#include <boost/system/result.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace booklore::storage {
+
+template <typename T>
+using result = boost::system::result<T>;
+
+/// One event to make durable; enqueue() commits several of them in one transaction.
+using ingest_item = std::variant<session_record, deletion_record, book_sighting>;
+
+/// The daemon's queue database. All methods run on the caller's thread and return once the
+/// change is durably committed (WAL, synchronous=FULL); errors come back as codes from
+/// sqlite_category() (see is_storage_full()).
+class database {
+public:
+    /// Opens (creating if needed) the file: pragmas, `PRAGMA quick_check`, migrations.
+    /// A corrupt or not-a-database file is moved aside with its -wal and -shm and replaced by a
+    /// fresh one. Throws std::runtime_error only when the file cannot be opened at all.
+    static database open(const std::filesystem::path& file);
+
+    /// Commits all items in one transaction; results line up with items (a book_sighting's
+    /// result is {0, false}). A repeated event_id is not inserted again: its first queue id is
+    /// returned with duplicate = true. On error nothing of the batch is committed.
+    result<std::vector<enqueue_result>> enqueue(std::span<const ingest_item> items);
+
+    result<queue_counts> counts();
+    result<std::vector<pending_session>> list_sessions(std::int64_t limit);
+    result<std::vector<pending_deletion>> list_deletions(std::int64_t limit);
+    /// Deletes every pending session; returns how many.
+    result<std::int64_t> clear_sessions();
+
+    /// Settings changed over IPC, stored as text by key.
+    result<std::optional<std::string>> get_setting(const std::string& key);
+    result<void> put_setting(const std::string& key, const std::string& value);
+
+    // --- used by the sync ---
+
+    /// Distinct hashes of pending sessions whose book_id is NULL.
+    result<std::vector<std::string>> unresolved_hashes();
+    /// The cached book id for a hash (book_cache), if any.
+    result<std::optional<std::int64_t>> cached_book_id(const std::string& book_hash);
+    /// Stores the id in book_cache and on every pending session/deletion with this hash.
+    result<void> resolve_hash(const std::string& book_hash, std::int64_t book_id);
+    /// The server says this book id does not exist: forget it in book_cache and on pending
+    /// sessions so they are resolved by hash again.
+    result<void> forget_book_id(std::int64_t book_id);
+
+    /// Book ids that have pending sessions ready to upload, oldest first.
+    result<std::vector<std::int64_t>> books_ready();
+    /// The next batch for a book: the rows that already share a batch key (a batch that
+    /// failed before is re-sent as it was), else up to `limit` oldest rows, which get
+    /// `new_key`. Empty when the book has nothing pending.
+    result<std::vector<pending_session>> next_batch(std::int64_t book_id, std::int64_t limit,
+                                                    const std::string& new_key);
+    /// Moves the rows to historical_sessions (keeping their ids) with uploaded_at, in one
+    /// transaction.
+    result<void> mark_uploaded(std::span<const std::int64_t> ids);
+    /// retry_count + 1 and last_error on each row.
+    result<void> mark_failed(std::span<const std::int64_t> ids, const std::string& error);
+
+    result<std::vector<pending_deletion>> deletions();
+    /// The id for a deleted file: book_cache by path, then by hash.
+    result<std::optional<std::int64_t>> book_id_for(const std::string& file_path,
+                                                    const std::optional<std::string>& hash);
+    result<void> remove_deletion(std::int64_t id);
+    result<void> mark_deletion_failed(std::int64_t id, const std::string& error);
+
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    database(std::filesystem::path path, connection conn);
+
+    std::filesystem::path path_;
+    connection conn_;
+};
+
+/// True for SQLITE_FULL (the disk or max_page_count): the reply code is `storage_full`.
+bool is_storage_full(const boost::system::error_code& ec);
+
+/// Current UTC time as YYYY-MM-DDTHH:MM:SSZ.
+std::string utc_now_iso();
+
+}  // namespace booklore::storage
