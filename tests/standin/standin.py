@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,16 +55,18 @@ class Standin:
     def __init__(self, profile="B", *, books=(), shelves=(), ko_user="kouser",
                  ko_password="kopass", bl_user="bluser", bl_password="blpass", token_ttl=None,
                  seed_delete=False, delay_ms=0, tls_cert=None, tls_key=None, ca_file=None,
-                 log=None, host="127.0.0.1", idle_timeout=None, extra_args=(),
+                 log=None, host="127.0.0.1", port=0, idle_timeout=None, extra_args=(),
                  start_timeout=10.0):
         """books: (id, hash[, title[, bookType]]) tuples or {"id","hash",...} dicts;
-        shelves: ids or (id, name) pairs owned by the BookLore user."""
+        shelves: ids or (id, name) pairs owned by the BookLore user. port=0 picks a free
+        port; pass an old server's port to restart on it (refused connections in between)."""
         self.profile = profile
         self.host = host
         self.ko_user = ko_user
         self.ko_password = ko_password
         self.bl_user = bl_user
         self.bl_password = bl_password
+        self._initial = (profile, ko_user, ko_password, bl_user, bl_password)
         self.tls = tls_cert is not None
         self.ca_file = ca_file
         self.log = log
@@ -71,7 +74,9 @@ class Standin:
         self.port = None
         self.process = None
         self._workdir = None
-        args = ["--host", host, "--port", "0", "--profile", profile,
+        self._local = threading.local()
+        self._late_books = []
+        args = ["--host", host, "--port", str(port), "--profile", profile,
                 "--ko-user", ko_user, "--ko-password", ko_password,
                 "--bl-user", bl_user, "--bl-password", bl_password]
         if token_ttl is not None:
@@ -87,10 +92,13 @@ class Standin:
         if idle_timeout is not None:
             args += ["--idle-timeout", str(idle_timeout)]
         for book in books:
-            if isinstance(book, dict):
-                book = (book["id"], book["hash"], book.get("title") or "",
-                        book.get("bookType") or "")
-            args += ["--book", ":".join(str(part) for part in book).rstrip(":")]
+            if not isinstance(book, dict):
+                book = dict(zip(("id", "hash", "title", "bookType"), book))
+            if ":" in str(book.get("title") or ""):
+                self._late_books.append(book)  # the CLI form cannot carry a colon in a title
+                continue
+            parts = [book["id"], book["hash"], book.get("title") or "", book.get("bookType") or ""]
+            args += ["--book", ":".join(str(part) for part in parts).rstrip(":")]
         for shelf in shelves:
             args += ["--shelf", ":".join(str(p) for p in shelf) if isinstance(shelf, tuple)
                      else str(shelf)]
@@ -137,6 +145,8 @@ class Standin:
             time.sleep(0.01)
         with open(port_file) as handle:
             self.port = int(handle.read())
+        if self._late_books:
+            self.control("POST", "books", self._late_books)
         return self
 
     def stderr_text(self):
@@ -148,6 +158,10 @@ class Standin:
 
     def stop(self):
         """Terminate the server (SIGTERM, then SIGKILL after 5 s); safe to call twice."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -209,9 +223,23 @@ class Standin:
     # ------------------------------------------------------------------ control API
 
     def control(self, method, name, body=None):
-        """Call /__standin/<name>; returns the decoded JSON, raises on a non-200 answer."""
-        reply = self.request(method, "/__standin/" + name,
-                             json_body=body if body is not None else None)
+        """Call /__standin/<name>; returns the decoded JSON, raises on a non-200 answer.
+
+        Each calling thread keeps one connection; a connection the server closed while idle
+        is replaced once (the server never faults or drops control requests)."""
+        for attempt in (0, 1):
+            conn = getattr(self._local, "conn", None)
+            if conn is None or getattr(self._local, "port", None) != self.port:
+                conn = self._local.conn = self.connection(verify=False)
+                self._local.port = self.port
+            try:
+                reply = self.request(method, "/__standin/" + name, json_body=body, conn=conn)
+                break
+            except (http.client.HTTPException, ConnectionError, ssl.SSLError):
+                conn.close()
+                self._local.conn = None
+                if attempt:
+                    raise
         if reply.status != 200:
             raise RuntimeError("control %s %s -> %d %s" % (method, name, reply.status,
                                                           reply.body.decode(errors="replace")))
@@ -253,8 +281,12 @@ class Standin:
 
     def reset(self, books=False, config=False):
         """Forget recorded requests/sessions/etc., faults and login rate limits; books=True also
-        drops the books, config=True restores the start-up profile/delay/switches."""
-        return self.control("POST", "reset", {"books": books, "config": config})
+        drops the books, config=True restores the start-up configuration and accounts."""
+        reply = self.control("POST", "reset", {"books": books, "config": config})
+        if config:
+            (self.profile, self.ko_user, self.ko_password, self.bl_user,
+             self.bl_password) = self._initial
+        return reply
 
     def config(self, **values):
         """profile, delay_ms, seed_delete, token_ttl, ko_linked, ko_user, ko_password, bl_user,

@@ -59,6 +59,11 @@ class Book:
                 "shelves": sorted(self.shelves)}
 
 
+def _permit_all(path):
+    """Spring's "/api/v1/auth/**" matches the bare path and everything below it."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PERMIT_ALL)
+
+
 def _path_long(text):
     """A Long path variable; anything else is a type mismatch (500)."""
     try:
@@ -76,6 +81,8 @@ class App:
         self.seed_delete = seed_delete
         self.delay_ms = delay_ms
         self.accounts = Accounts(ko_user, ko_password, bl_user, bl_password, token_ttl)
+        self.initial_accounts = {"ko_user": ko_user, "ko_password": ko_password,
+                                 "bl_user": bl_user, "bl_password": bl_password}
         self.faults = Faults()
         self.books = {}
         self.shelves = {}  # id -> name, all owned by the BookLore user
@@ -211,7 +218,7 @@ class App:
                     return h.Response(401)  # even on permitAll paths
                 req.auth = "bearer"
         if req.auth is None and chain != "web":
-            if chain == "jwt" and req.path.startswith(PERMIT_ALL):
+            if chain == "jwt" and _permit_all(req.path):
                 return None
             return h.spring_error(403, req.path)
         return None

@@ -171,10 +171,7 @@ class Control:
             if body.get("books"):
                 app.books.clear()
         if body.get("config"):
-            initial = dict(app.initial_config)
-            for key in ("ko_user", "bl_user"):
-                initial.pop(key)  # account names and passwords stay as configured
-            self._apply_config(initial)
+            self._apply_config(dict(app.initial_config, **app.initial_accounts))
         return h.json_response(200, {"ok": True})
 
     def post_config(self, req):
