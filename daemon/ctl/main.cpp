@@ -1,0 +1,500 @@
+// booklore-syncctl: the command-line client of booklore-syncd's socket.
+#include "booklore/version.hpp"
+#include "config/settings.hpp"
+#include "daemon/ctl/render.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+enum exit_code { exit_ok = 0, exit_refused = 1, exit_usage = 2, exit_unreachable = 3 };
+
+constexpr const char* default_socket = "/run/booklore-sync/booklore-syncd.sock";
+/// Requests other than `sync` and `watch` are answered at once; a hung daemon is an error.
+constexpr int reply_timeout_ms = 30000;
+
+std::string usage_text() {
+    return std::string(
+               "Usage: booklore-syncctl [--socket PATH | --config FILE] [--json] COMMAND [ARGS]\n"
+               "\n"
+               "Commands:\n"
+               "  status                      queue counts, network, sync state, last sync\n"
+               "  pending [--limit N]         the queued sessions and deletions\n"
+               "  sync [--no-wait]            sync now (with progress), then print a summary\n"
+               "  clear-pending [--yes]       delete every pending session (asks first)\n"
+               "  settings [--manual-sync-only on|off] [--ask-before-enabling-wifi on|off]\n"
+               "  send-session --hash H --start T --end T --duration S [--book-id N]\n"
+               "               [--file PATH] [--title T] [--type T] [--start-progress P]\n"
+               "               [--end-progress P] [--start-location L] [--end-location L]\n"
+               "               [--event-id ID]\n"
+               "  delete-book --file PATH [--hash H] [--book-id N] [--event-id ID]\n"
+               "  resume | suspend | network-up | network-down\n"
+               "  watch                       print sync events as they come\n"
+               "\n"
+               "Times are YYYY-MM-DDTHH:MM:SSZ or epoch seconds. The socket comes from --socket,\n"
+               "the \"socket\" key of --config, $BOOKLORE_SYNCD_SOCKET, or ") +
+           default_socket +
+           ".\nExit: 0 ok, 1 the daemon said no, 2 usage, 3 cannot reach the daemon.\n";
+}
+
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// One line-protocol connection with blocking reads bounded by poll().
+class connection {
+public:
+    explicit connection(const std::string& path) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (path.size() >= sizeof addr.sun_path)
+            throw std::runtime_error("socket path too long: " + path);
+        std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+        if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+            throw std::runtime_error("cannot reach booklore-syncd at " + path + ": " +
+                                     std::strerror(errno));
+    }
+    ~connection() {
+        if (fd_ >= 0)
+            ::close(fd_);
+    }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    void send(const std::string& line) {
+        std::string out = line + "\n";
+        for (std::size_t sent = 0; sent < out.size();) {
+            ssize_t n = ::send(fd_, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0)
+                throw std::runtime_error(std::string("lost the daemon: ") + std::strerror(errno));
+            sent += static_cast<std::size_t>(n);
+        }
+    }
+
+    /// The next line, waiting at most `timeout_ms` (-1: forever).
+    std::string receive(int timeout_ms) {
+        for (;;) {
+            if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+                std::string line = buffer_.substr(0, nl);
+                buffer_.erase(0, nl + 1);
+                return line;
+            }
+            pollfd p{fd_, POLLIN, 0};
+            int ready = ::poll(&p, 1, timeout_ms);
+            if (ready == 0)
+                throw std::runtime_error("the daemon did not answer in time");
+            if (ready < 0 && errno == EINTR)
+                continue;
+            char chunk[65536];
+            ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+            if (n <= 0)
+                throw std::runtime_error("the daemon closed the connection");
+            buffer_.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+
+private:
+    int fd_ = -1;
+    std::string buffer_;
+};
+
+/// A request under construction.
+class request {
+public:
+    explicit request(const char* type) {
+        doc_.SetObject();
+        set_text("type", type);
+    }
+    void set_text(const char* key, const std::string& value) {
+        doc_.AddMember(rapidjson::Value(key, alloc()), rapidjson::Value(value.c_str(), alloc()),
+                       alloc());
+    }
+    void set_bool(const char* key, bool value) {
+        doc_.AddMember(rapidjson::Value(key, alloc()), rapidjson::Value(value), alloc());
+    }
+    /// Numbers stay numbers; anything else is sent as text and judged by the daemon.
+    void set_number_or_text(const char* key, const std::string& value) {
+        char* end = nullptr;
+        errno = 0;
+        long long n = std::strtoll(value.c_str(), &end, 10);
+        if (!value.empty() && *end == '\0' && errno == 0) {
+            doc_.AddMember(rapidjson::Value(key, alloc()), rapidjson::Value(static_cast<int64_t>(n)),
+                           alloc());
+            return;
+        }
+        double d = std::strtod(value.c_str(), &end);
+        if (!value.empty() && *end == '\0') {
+            doc_.AddMember(rapidjson::Value(key, alloc()), rapidjson::Value(d), alloc());
+            return;
+        }
+        set_text(key, value);
+    }
+    std::string line() const {
+        rapidjson::StringBuffer buffer;
+        rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+        doc_.Accept(writer);
+        return buffer.GetString();
+    }
+
+private:
+    rapidjson::Document::AllocatorType& alloc() { return doc_.GetAllocator(); }
+    rapidjson::Document doc_;
+};
+
+/// `--name value` options after the command.
+class options {
+public:
+    options(std::vector<std::string> args, std::vector<std::string> valued,
+            std::vector<std::string> flags) {
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            const std::string& a = args[i];
+            if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
+                flags_.push_back(a);
+            } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
+                if (i + 1 >= args.size())
+                    throw usage_error(a + " needs a value");
+                values_[a] = args[++i];
+            } else {
+                throw usage_error("unknown option \"" + a + "\"");
+            }
+        }
+    }
+    std::optional<std::string> get(const std::string& name) const {
+        auto it = values_.find(name);
+        return it == values_.end() ? std::nullopt : std::optional(it->second);
+    }
+    std::string required(const std::string& name) const {
+        auto v = get(name);
+        if (!v)
+            throw usage_error(name + " is required");
+        return *v;
+    }
+    bool has(const std::string& flag) const {
+        return std::find(flags_.begin(), flags_.end(), flag) != flags_.end();
+    }
+
+private:
+    std::map<std::string, std::string> values_;
+    std::vector<std::string> flags_;
+};
+
+bool parse_on_off(const std::string& option, const std::string& value) {
+    if (value == "on" || value == "true" || value == "yes")
+        return true;
+    if (value == "off" || value == "false" || value == "no")
+        return false;
+    throw usage_error(option + " takes on or off");
+}
+
+rapidjson::Document parse_reply(const std::string& line) {
+    rapidjson::Document doc;
+    doc.Parse(line.c_str(), line.size());
+    if (doc.HasParseError() || !doc.IsObject())
+        throw std::runtime_error("the daemon sent something that is not a JSON object");
+    return doc;
+}
+
+bool is_ok(const rapidjson::Value& reply) {
+    auto it = reply.FindMember("ok");
+    return it != reply.MemberEnd() && it->value.IsTrue();
+}
+
+struct client {
+    std::string socket_path;
+    bool raw_json = false;
+
+    /// Sends one request and prints its reply with `render`; the exit code follows `ok`.
+    int exchange(const request& req, const std::function<std::string(const rapidjson::Value&)>&
+                                         render) {
+        connection conn(socket_path);
+        conn.send(req.line());
+        std::string line = conn.receive(reply_timeout_ms);
+        return print(line, render);
+    }
+
+    int print(const std::string& line,
+              const std::function<std::string(const rapidjson::Value&)>& render) {
+        auto reply = parse_reply(line);
+        if (raw_json) {
+            std::cout << line << "\n";
+        } else if (!is_ok(reply)) {
+            std::cerr << "booklore-syncctl: " << booklore::ctl::render_error(reply) << "\n";
+        } else {
+            std::string text = render(reply);
+            if (!text.empty())
+                std::cout << text << (text.back() == '\n' ? "" : "\n");
+        }
+        return is_ok(reply) ? exit_ok : exit_refused;
+    }
+
+    int sync(bool wait) {
+        connection conn(socket_path);
+        bool show_progress = wait && !raw_json && ::isatty(STDERR_FILENO);
+        if (wait) {
+            conn.send(R"({"type":"subscribe","id":"subscribe"})");
+            conn.receive(reply_timeout_ms);
+        }
+        request req("sync_now");
+        req.set_bool("wait", wait);
+        conn.send(req.line());
+        for (;;) {
+            std::string line = conn.receive(-1);
+            auto msg = parse_reply(line);
+            if (msg.HasMember("event")) {
+                if (raw_json)
+                    std::cout << line << "\n";
+                else if (show_progress && std::string(msg["event"].GetString()) == "sync_progress")
+                    progress_bar(msg["done"].GetInt64(), msg["total"].GetInt64());
+                continue;
+            }
+            if (show_progress)
+                std::cerr << "\n";
+            return print(line, [&](const rapidjson::Value& reply) {
+                auto result = reply.FindMember("result");
+                if (result != reply.MemberEnd())
+                    return booklore::ctl::render_sync_result(result->value);
+                return std::string("sync started");
+            });
+        }
+    }
+
+    static void progress_bar(std::int64_t done, std::int64_t total) {
+        constexpr int width = 30;
+        int filled = total > 0 ? static_cast<int>(done * width / total) : width;
+        std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
+                  << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done
+                  << "/" << total << " sessions" << std::flush;
+    }
+
+    int watch() {
+        connection conn(socket_path);
+        conn.send(R"({"type":"subscribe"})");
+        if (int rc = print(conn.receive(reply_timeout_ms),
+                           [](const rapidjson::Value&) { return std::string("watching; Ctrl-C stops"); });
+            rc != exit_ok)
+            return rc;
+        for (;;) {
+            std::string line = conn.receive(-1);
+            if (raw_json)
+                std::cout << line << std::endl;
+            else
+                std::cout << booklore::ctl::render_event(parse_reply(line)) << std::endl;
+        }
+    }
+
+    int clear_pending(bool yes) {
+        if (!yes) {
+            if (!::isatty(STDIN_FILENO))
+                throw usage_error("clear-pending needs --yes when not run on a terminal");
+            std::cout << "This permanently deletes all queued sessions. They will not be uploaded "
+                         "to BookLore. Continue? [y/N] "
+                      << std::flush;
+            std::string answer;
+            std::getline(std::cin, answer);
+            if (answer != "y" && answer != "Y" && answer != "yes") {
+                std::cout << "nothing cleared\n";
+                return exit_refused;
+            }
+        }
+        request req("clear_pending");
+        req.set_bool("confirm", true);
+        return exchange(req, [](const rapidjson::Value& r) {
+            return "cleared " + std::to_string(r["cleared"].GetInt64()) + " pending sessions";
+        });
+    }
+};
+
+std::string socket_from_config(const std::string& file) {
+    std::ifstream in(file);
+    if (!in)
+        throw usage_error("cannot read " + file);
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+        return booklore::config::parse(text.str(), file).socket.string();
+    } catch (const booklore::config::config_error& e) {
+        throw usage_error(e.what());
+    }
+}
+
+int run(int argc, char** argv) {
+    client c;
+    std::optional<std::string> socket, config_file;
+    int i = 1;
+    for (; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::cout << usage_text();
+            return exit_ok;
+        }
+        if (a == "--version") {
+            std::cout << "booklore-syncctl " << booklore::version << "\n";
+            return exit_ok;
+        }
+        if (a == "--json")
+            c.raw_json = true;
+        else if (a == "--socket" && i + 1 < argc)
+            socket = argv[++i];
+        else if (a == "--config" && i + 1 < argc)
+            config_file = argv[++i];
+        else if (a.starts_with("-"))
+            throw usage_error("unknown option \"" + a + "\"");
+        else
+            break;
+    }
+    if (i >= argc)
+        throw usage_error("no command given");
+    std::string command = argv[i];
+    std::vector<std::string> args(argv + i + 1, argv + argc);
+    if (socket && config_file)
+        throw usage_error("give --socket or --config, not both");
+    if (socket)
+        c.socket_path = *socket;
+    else if (config_file)
+        c.socket_path = socket_from_config(*config_file);
+    else if (const char* env = std::getenv("BOOKLORE_SYNCD_SOCKET"))
+        c.socket_path = env;
+    else
+        c.socket_path = default_socket;
+
+    auto render_nothing = [](const rapidjson::Value&) { return std::string(); };
+    if (command == "status") {
+        options(args, {}, {});
+        return c.exchange(request("status"), booklore::ctl::render_status);
+    }
+    if (command == "pending") {
+        options o(args, {"--limit"}, {});
+        request req("list_pending");
+        if (auto limit = o.get("--limit"))
+            req.set_number_or_text("limit", *limit);
+        return c.exchange(req, booklore::ctl::render_pending);
+    }
+    if (command == "sync") {
+        options o(args, {}, {"--no-wait"});
+        return c.sync(!o.has("--no-wait"));
+    }
+    if (command == "clear-pending") {
+        options o(args, {}, {"--yes"});
+        return c.clear_pending(o.has("--yes"));
+    }
+    if (command == "settings") {
+        options o(args, {"--manual-sync-only", "--ask-before-enabling-wifi"}, {});
+        auto manual = o.get("--manual-sync-only");
+        auto ask = o.get("--ask-before-enabling-wifi");
+        auto show = [](const rapidjson::Value& r) {
+            return booklore::ctl::render_settings(r["settings"]);
+        };
+        if (!manual && !ask)
+            return c.exchange(request("status"), show);
+        request req("set_settings");
+        if (manual)
+            req.set_bool("manual_sync_only", parse_on_off("--manual-sync-only", *manual));
+        if (ask)
+            req.set_bool("ask_before_enabling_wifi",
+                         parse_on_off("--ask-before-enabling-wifi", *ask));
+        return c.exchange(req, show);
+    }
+    if (command == "send-session") {
+        options o(args,
+                  {"--hash", "--start", "--end", "--duration", "--book-id", "--file", "--title",
+                   "--type", "--start-progress", "--end-progress", "--start-location",
+                   "--end-location", "--event-id"},
+                  {});
+        request req("session_end");
+        req.set_text("book_hash", o.required("--hash"));
+        req.set_number_or_text("start_time", o.required("--start"));
+        req.set_number_or_text("end_time", o.required("--end"));
+        req.set_number_or_text("duration_seconds", o.required("--duration"));
+        const std::pair<const char*, const char*> numbers[] = {
+            {"--book-id", "book_id"},
+            {"--start-progress", "start_progress"},
+            {"--end-progress", "end_progress"}};
+        for (auto [option, key] : numbers)
+            if (auto v = o.get(option))
+                req.set_number_or_text(key, *v);
+        const std::pair<const char*, const char*> texts[] = {
+            {"--file", "file_path"},          {"--title", "title"},
+            {"--type", "book_type"},          {"--start-location", "start_location"},
+            {"--end-location", "end_location"}, {"--event-id", "event_id"}};
+        for (auto [option, key] : texts)
+            if (auto v = o.get(option))
+                req.set_text(key, *v);
+        return c.exchange(req, [](const rapidjson::Value& r) {
+            if (!r["queued"].GetBool())
+                return std::string("not queued: ") + r["reason"].GetString();
+            return "queued as session " + std::to_string(r["queue_id"].GetInt64()) +
+                   (r["duplicate"].GetBool() ? " (already queued before)" : "");
+        });
+    }
+    if (command == "delete-book") {
+        options o(args, {"--file", "--hash", "--book-id", "--event-id"}, {});
+        request req("book_deleted");
+        req.set_text("file_path", o.required("--file"));
+        if (auto v = o.get("--hash"))
+            req.set_text("book_hash", *v);
+        if (auto v = o.get("--book-id"))
+            req.set_number_or_text("book_id", *v);
+        if (auto v = o.get("--event-id"))
+            req.set_text("event_id", *v);
+        return c.exchange(req, [](const rapidjson::Value& r) {
+            if (!r["queued"].GetBool())
+                return std::string("not queued: ") + r["reason"].GetString();
+            return "queued as deletion " + std::to_string(r["queue_id"].GetInt64()) +
+                   (r["duplicate"].GetBool() ? " (already queued before)" : "");
+        });
+    }
+    if (command == "resume") {
+        options(args, {}, {});
+        return c.exchange(request("resume"), [](const rapidjson::Value& r) {
+            const auto& s = r["sync_in_seconds"];
+            return s.IsNumber() ? "sync in " + std::to_string(s.GetDouble()) + " s"
+                                : std::string("no sync scheduled (manual sync only)");
+        });
+    }
+    const std::map<std::string, std::string> simple = {
+        {"suspend", "suspend"}, {"network-up", "network_up"}, {"network-down", "network_down"}};
+    if (auto it = simple.find(command); it != simple.end()) {
+        options(args, {}, {});
+        return c.exchange(request(it->second.c_str()), render_nothing);
+    }
+    if (command == "watch") {
+        options(args, {}, {});
+        return c.watch();
+    }
+    throw usage_error("unknown command \"" + command + "\"");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        return run(argc, argv);
+    } catch (const usage_error& e) {
+        std::cerr << "booklore-syncctl: " << e.what() << "\n\n" << usage_text();
+        return exit_usage;
+    } catch (const std::exception& e) {
+        std::cerr << "booklore-syncctl: " << e.what() << "\n";
+        return exit_unreachable;
+    }
+}

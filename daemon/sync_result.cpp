@@ -1,0 +1,20 @@
+#include "daemon/sync_result.hpp"
+
+namespace booklore::syncd {
+
+rapidjson::Value to_json(const sync_result& r, rapidjson::Document::AllocatorType& a) {
+    rapidjson::Value out(rapidjson::kObjectType);
+    out.AddMember("sessions_uploaded", r.sessions_uploaded, a);
+    out.AddMember("sessions_failed", r.sessions_failed, a);
+    out.AddMember("sessions_unresolved", r.sessions_unresolved, a);
+    out.AddMember("deletions_done", r.deletions_done, a);
+    out.AddMember("deletions_failed", r.deletions_failed, a);
+    out.AddMember("pending_sessions", r.pending_sessions, a);
+    out.AddMember("pending_deletions", r.pending_deletions, a);
+    out.AddMember("network", rapidjson::Value(r.network.c_str(), a), a);
+    if (r.error)
+        out.AddMember("error", rapidjson::Value(r.error->c_str(), a), a);
+    return out;
+}
+
+}  // namespace booklore::syncd

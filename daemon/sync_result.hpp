@@ -1,0 +1,31 @@
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace booklore::syncd {
+
+/// What one sync did; sent in `sync_finished`, the `sync_now` reply and `status.last_sync`.
+struct sync_result {
+    std::int64_t sessions_uploaded = 0;
+    std::int64_t sessions_failed = 0;
+    std::int64_t sessions_unresolved = 0;
+    std::int64_t deletions_done = 0;
+    std::int64_t deletions_failed = 0;
+    std::int64_t pending_sessions = 0;
+    std::int64_t pending_deletions = 0;
+    /// "up" when the server answered, "down" when no request was sent because the network
+    /// was down, "unreachable" when requests could not reach the server.
+    std::string network = "up";
+    /// Why the run stopped early (credentials refused, storage failure), if it did.
+    std::optional<std::string> error;
+    std::string finished_at;
+};
+
+/// The result object of INTERFACE.md (`sync_now`, `sync_finished`, `status.last_sync`).
+rapidjson::Value to_json(const sync_result& r, rapidjson::Document::AllocatorType& alloc);
+
+}  // namespace booklore::syncd
