@@ -1,14 +1,17 @@
 #pragma once
 
 #include "storage/records.hpp"
+#include "storage/schema.hpp"
 #include "storage/sqlite.hpp"
 
 #include <boost/system/result.hpp>
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -24,7 +27,7 @@ using ingest_item = std::variant<session_record, deletion_record, book_sighting>
 /// change is durably committed (WAL, synchronous=FULL); errors come back as codes from
 /// sqlite_category() (see is_storage_full()).
 class database {
-public:
+  public:
     /// Opens (creating if needed) the file: pragmas, `PRAGMA quick_check`, migrations.
     /// A corrupt or not-a-database file is moved aside with its -wal and -shm and replaced by a
     /// fresh one. Throws std::runtime_error only when the file cannot be opened at all.
@@ -77,13 +80,51 @@ public:
     result<void> remove_deletion(std::int64_t id);
     result<void> mark_deletion_failed(std::int64_t id, const std::string& error);
 
+    /// PRAGMA wal_checkpoint(TRUNCATE): hands the WAL's disk space back, e.g. after a sync
+    /// moved rows out or after storage_full.
+    result<void> checkpoint();
+
     const std::filesystem::path& path() const { return path_; }
 
-private:
+    /// Where a corrupt file was moved (`<name>.corrupt-<UTC>`, with its -wal and -shm), if
+    /// open() or a later recovery had to; the daemon reports it.
+    const std::optional<std::filesystem::path>& quarantined_to() const { return quarantined_to_; }
+    /// Where a pre-existing database that could not be imported was moved (`<name>.legacy-<UTC>`).
+    const std::optional<std::filesystem::path>& moved_aside_to() const { return moved_aside_to_; }
+    /// What open() took over from the KOReader plugin's database at the same path, if anything.
+    const std::optional<legacy_import_summary>& legacy_import() const { return legacy_import_; }
+
+    /// The live connection, for tests and maintenance (e.g. `PRAGMA max_page_count`). Replaced
+    /// after an I/O error, so do not keep the reference.
+    connection& raw_connection() { return conn_; }
+
+  private:
+    /// After an I/O error the connection is reopened; after corruption the file is checked
+    /// (and quarantined) like at open, before the next operation.
+    enum class recovery { none, reconnect, recheck };
+
     database(std::filesystem::path path, connection conn);
+
+    /// Runs the pending recovery, if any.
+    boost::system::error_code ready();
+    /// Logs a failed operation and schedules the recovery its code calls for.
+    void failed(const char* op, const boost::system::error_code& ec);
+    template <typename F>
+    std::invoke_result_t<F&, connection&> guarded(const char* op, F&& body) {
+        if (auto ec = ready())
+            return {boost::system::in_place_error, ec};
+        auto r = body(conn_);
+        if (!r)
+            failed(op, r.error());
+        return r;
+    }
 
     std::filesystem::path path_;
     connection conn_;
+    recovery recovery_ = recovery::none;
+    std::optional<std::filesystem::path> quarantined_to_;
+    std::optional<std::filesystem::path> moved_aside_to_;
+    std::optional<legacy_import_summary> legacy_import_;
 };
 
 /// True for SQLITE_FULL (the disk or max_page_count): the reply code is `storage_full`.

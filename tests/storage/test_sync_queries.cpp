@@ -1,0 +1,186 @@
+// The queries the sync runs: batches, uploads, failures, id resolution, deletions.
+
+#include "tests/storage/helpers.hpp"
+
+using namespace booklore::storage;
+using namespace booklore::storage::test;
+
+namespace {
+
+std::vector<std::int64_t> ids_of(const std::vector<pending_session>& rows) {
+    std::vector<std::int64_t> ids;
+    for (const auto& r : rows)
+        ids.push_back(r.id);
+    return ids;
+}
+
+}  // namespace
+
+TEST_CASE("next_batch freezes membership and key until the batch is uploaded") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    for (int i = 1; i <= 5; ++i)
+        enqueue_one(db, make_session(i, 10));
+    enqueue_one(db, make_session(6, 20));  // id 6, another book
+
+    auto first = ok(db.next_batch(10, 3, "key-A"));
+    CHECK(ids_of(first) == std::vector<std::int64_t>{1, 2, 3});
+    for (const auto& r : first)
+        CHECK(r.batch_key == "key-A");
+
+    // The upload failed: the same rows come back under the same key, whatever key is offered,
+    // even with another limit and after more sessions arrived.
+    std::vector<std::int64_t> failed = ids_of(first);
+    ok(db.mark_failed(failed, "HTTP 500"));
+    enqueue_one(db, make_session(7, 10));  // id 7
+    auto retry = ok(db.next_batch(10, 10, "key-B"));
+    CHECK(ids_of(retry) == std::vector<std::int64_t>{1, 2, 3});
+    for (const auto& r : retry) {
+        CHECK(r.batch_key == "key-A");
+        CHECK(r.retry_count == 1);
+        CHECK(r.last_error == "HTTP 500");
+    }
+
+    // Uploaded: the next batch takes the next rows with the new key.
+    ok(db.mark_uploaded(failed));
+    auto next = ok(db.next_batch(10, 10, "key-C"));
+    CHECK(ids_of(next) == std::vector<std::int64_t>{4, 5, 7});
+    for (const auto& r : next)
+        CHECK(r.batch_key == "key-C");
+
+    // Book 20 was never touched.
+    auto other = ok(db.next_batch(20, 10, "key-D"));
+    CHECK(ids_of(other) == std::vector<std::int64_t>{6});
+    CHECK(other[0].batch_key == "key-D");
+
+    std::vector<std::int64_t> rest{4, 5, 7, 6};
+    ok(db.mark_uploaded(rest));
+    CHECK(ok(db.next_batch(10, 10, "key-E")).empty());
+    CHECK(ok(db.counts()).pending_sessions == 0);
+    CHECK(ok(db.counts()).historical_sessions == 7);
+}
+
+TEST_CASE("mark_uploaded moves rows to historical_sessions keeping ids, in one go") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    session_record s = make_session(1, 10, "ev");
+    s.file_path = "/b/1.epub";
+    s.book_title = "One";
+    enqueue_one(db, s);
+    enqueue_one(db, make_session(2, 10));
+    auto batch = ok(db.next_batch(10, 10, "k"));
+    std::vector<std::int64_t> ids{1, 2, 99};  // an unknown id is ignored
+    ok(db.mark_uploaded(ids));
+
+    auto& c = db.raw_connection();
+    CHECK(query_int(c, "SELECT count(*) FROM pending_sessions") == 0);
+    CHECK(query(c, "SELECT group_concat(id) FROM historical_sessions ORDER BY id") == "1,2");
+    CHECK(query(c,
+                "SELECT event_id || '|' || book_id || '|' || book_hash || '|' || file_path || '|' "
+                "|| book_title || '|' || duration_seconds || '|' || progress_delta || '|' || "
+                "batch_key FROM historical_sessions WHERE id = 1") ==
+          "ev|10|" + hash_of(1) + "|/b/1.epub|One|1800|2.5|k");
+    std::string uploaded = query(c, "SELECT uploaded_at FROM historical_sessions WHERE id = 2");
+    CHECK(uploaded.size() == 20);
+    CHECK(uploaded.back() == 'Z');
+    // Marking again is harmless.
+    ok(db.mark_uploaded(ids));
+    CHECK(query_int(c, "SELECT count(*) FROM historical_sessions") == 2);
+}
+
+TEST_CASE("mark_failed adds one per call and records the error") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    enqueue_one(db, make_session(1, 1));
+    enqueue_one(db, make_session(2, 1));
+    std::vector<std::int64_t> one{1};
+    ok(db.mark_failed(one, "timeout"));
+    auto rows = ok(db.list_sessions(10));
+    CHECK(rows[0].retry_count == 1);
+    CHECK(rows[0].last_error == "timeout");
+    CHECK(rows[1].retry_count == 0);
+    CHECK(!rows[1].last_error);
+    ok(db.mark_failed(one, "HTTP 503"));
+    rows = ok(db.list_sessions(10));
+    CHECK(rows[0].retry_count == 2);
+    CHECK(rows[0].last_error == "HTTP 503");
+    ok(db.mark_failed({}, "nothing"));
+}
+
+TEST_CASE("resolving a hash sets the id on the cache and on pending rows") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    enqueue_one(db, make_session(1));      // 1: unresolved
+    enqueue_one(db, make_session(1));      // 2: unresolved, same hash
+    enqueue_one(db, make_session(2));      // 3: unresolved, other hash
+    enqueue_one(db, make_session(1, 55));  // 4: already has an id
+    session_record empty_hash = make_session(3);
+    empty_hash.book_hash = "";
+    enqueue_one(db, empty_hash);  // 5: legacy-style empty hash
+    enqueue_one(db, book_sighting{"/b/1.epub", hash_of(1), std::nullopt, "One"});
+    enqueue_one(db, deletion_record{std::nullopt, "/b/1.epub", hash_of(1), std::nullopt});
+
+    CHECK(ok(db.unresolved_hashes()) == std::vector<std::string>{hash_of(1), hash_of(2)});
+    CHECK(!ok(db.cached_book_id(hash_of(1))));
+    CHECK(ok(db.books_ready()) == std::vector<std::int64_t>{55});
+
+    ok(db.resolve_hash(hash_of(1), 42));
+    CHECK(ok(db.cached_book_id(hash_of(1))) == 42);
+    CHECK(ok(db.unresolved_hashes()) == std::vector<std::string>{hash_of(2)});
+    auto rows = ok(db.list_sessions(10));
+    CHECK(rows[0].book_id == 42);
+    CHECK(rows[1].book_id == 42);
+    CHECK(!rows[2].book_id);
+    CHECK(rows[3].book_id == 55);  // kept
+    CHECK(ok(db.list_deletions(10)).at(0).book_id == 42);
+    CHECK(ok(db.books_ready()) == std::vector<std::int64_t>{42, 55});
+    CHECK(ok(db.counts()).unresolved_sessions == 2);
+    CHECK(!ok(db.cached_book_id("")));
+
+    SECTION("forget_book_id makes the rows resolvable by hash again") {
+        auto batch = ok(db.next_batch(42, 10, "k"));
+        CHECK(batch.size() == 2);
+        ok(db.forget_book_id(42));
+        CHECK(!ok(db.cached_book_id(hash_of(1))));
+        CHECK(ok(db.unresolved_hashes()) == std::vector<std::string>{hash_of(1), hash_of(2)});
+        rows = ok(db.list_sessions(10));
+        CHECK(!rows[0].book_id);
+        CHECK(!rows[0].batch_key);
+        CHECK(rows[3].book_id == 55);
+        CHECK(ok(db.books_ready()) == std::vector<std::int64_t>{55});
+        // The cache row itself stays (path and hash are still true).
+        CHECK(!ok(db.book_id_for("/b/1.epub", std::nullopt)));
+    }
+}
+
+TEST_CASE("book_id_for looks up the path first, then the hash") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    enqueue_one(db, book_sighting{"/b/a.epub", hash_of(1), 1, std::nullopt});
+    enqueue_one(db, book_sighting{"/b/b.epub", hash_of(2), 2, std::nullopt});
+    enqueue_one(db, book_sighting{"/b/c.epub", hash_of(3), std::nullopt, std::nullopt});
+
+    CHECK(ok(db.book_id_for("/b/a.epub", hash_of(2))) == 1);      // path wins
+    CHECK(ok(db.book_id_for("/b/moved.epub", hash_of(2))) == 2);  // by hash
+    CHECK(ok(db.book_id_for("/b/c.epub", hash_of(2))) == 2);      // path known, no id
+    CHECK(!ok(db.book_id_for("/b/c.epub", hash_of(3))));
+    CHECK(!ok(db.book_id_for("/b/none.epub", std::nullopt)));
+    CHECK(!ok(db.book_id_for("/b/none.epub", std::string())));
+}
+
+TEST_CASE("deletions are listed, failed and removed") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    enqueue_one(db, deletion_record{std::nullopt, "/b/1.epub", std::nullopt, std::nullopt});
+    enqueue_one(db, deletion_record{std::nullopt, "/b/2.epub", std::nullopt, 5});
+    auto all = ok(db.deletions());
+    REQUIRE(all.size() == 2);
+    ok(db.mark_deletion_failed(all[0].id, "HTTP 502"));
+    ok(db.remove_deletion(all[1].id));
+    all = ok(db.deletions());
+    REQUIRE(all.size() == 1);
+    CHECK(all[0].file_path == "/b/1.epub");
+    CHECK(all[0].retry_count == 1);
+    CHECK(all[0].last_error == "HTTP 502");
+    ok(db.remove_deletion(12345));
+}
