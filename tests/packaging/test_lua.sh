@@ -1,0 +1,49 @@
+#!/bin/bash
+# The KOReader plugin's Lua code under luajit: the partial-MD5 routine (test vectors and an
+# independent Python implementation), the IPC module and main.lua against the real daemon.
+. "$(dirname "$0")/lib.sh"
+setup
+
+if ! command -v luajit >/dev/null 2>&1; then
+    fail "luajit is installed" "apt-get install luajit"
+    finish
+    exit 1
+fi
+LUA=$TESTS_DIR/lua
+
+# Partial MD5: the vectors, and files of awkward sizes checked against partial_md5.py.
+mkdir -p "$WORK/hash"
+: >"$WORK/hash/empty"
+head -c 1023 /dev/urandom >"$WORK/hash/r1023"
+head -c 4097 /dev/urandom >"$WORK/hash/r4097"
+head -c 300001 /dev/urandom >"$WORK/hash/r300001"
+head -c 5000000 /dev/urandom >"$WORK/hash/r5000000"
+# A sparse 1.5 GiB file with marks at 1 KiB before and after 1 GiB: every offset up to 1 Gi counts.
+truncate -s 1610612736 "$WORK/hash/sparse"
+printf 'mark-before' | dd of="$WORK/hash/sparse" bs=1 seek=1073740800 conv=notrunc status=none
+printf 'mark-at-1GiB' | dd of="$WORK/hash/sparse" bs=1 seek=1073741824 conv=notrunc status=none
+python3 "$TESTS_DIR/partial_md5.py" "$WORK"/hash/* >"$WORK/reference.txt"
+echo "--- test_hash.lua"
+if luajit "$LUA/test_hash.lua" "$WORK/hash" "$WORK/reference.txt"; then
+    pass "partial MD5 (test_hash.lua)"
+else
+    fail "partial MD5 (test_hash.lua)"
+fi
+
+run_against_daemon() {
+    local name=$1 dir=$WORK/$1
+    mkdir -p "$dir"
+    write_config "$dir/config.json" "$dir/syncd.sock" "$dir/queue.sqlite"
+    start_daemon "$dir/config.json" "$dir/daemon.log" || return
+    echo "--- $name.lua"
+    if BOOKLORE_SOCKET=$dir/syncd.sock BOOKLORE_TEST_DIR=$dir luajit "$LUA/$name.lua"; then
+        pass "$name.lua against booklore-syncd"
+    else
+        fail "$name.lua against booklore-syncd" "daemon log:" "$(tail -n 20 "$dir/daemon.log")"
+    fi
+    stop_daemon
+}
+
+run_against_daemon test_ipc
+run_against_daemon test_plugin
+finish
