@@ -1,0 +1,31 @@
+"""Runs the packaging tests (tests/packaging/test_*.sh: the KOReader plugin's Lua code under
+luajit, the init scripts, the systemd unit) against the binaries in BOOKLORE_BIN_DIR, so they are
+part of ctest and CI. Each script prints one line per check and "N passed, N failed"."""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+PACKAGING_TESTS = pathlib.Path(__file__).resolve().parent.parent / "packaging"
+SCRIPTS = sorted(PACKAGING_TESTS.glob("test_*.sh"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_packaging_script(script):
+    bin_dir = os.environ.get("BOOKLORE_BIN_DIR")
+    assert bin_dir, "BOOKLORE_BIN_DIR must point at the build's daemon/ folder"
+    proc = subprocess.run(["bash", str(script)], env=dict(os.environ, BOOKLORE_BIN_DIR=bin_dir),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=600)
+    print(proc.stdout)
+    failures = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
+    assert proc.returncode == 0 and not failures, (
+        f"{script.name} exited {proc.returncode}; failed checks:\n" + "\n".join(failures)
+        + "\n\nfull output:\n" + proc.stdout[-20000:])
+    assert " passed, 0 failed" in proc.stdout
+
+
+def test_there_are_packaging_scripts():
+    names = {s.name for s in SCRIPTS}
+    assert {"test_lua.sh", "test_init_scripts.sh", "test_systemd.sh"} <= names
