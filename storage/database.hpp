@@ -30,7 +30,9 @@ class database {
   public:
     /// Opens (creating if needed) the file: pragmas, `PRAGMA quick_check`, migrations.
     /// A corrupt or not-a-database file is moved aside with its -wal and -shm and replaced by a
-    /// fresh one. Throws std::runtime_error only when the file cannot be opened at all.
+    /// fresh one (see quarantined_to()); the KOReader plugin's file is imported (legacy_import()).
+    /// Throws std::runtime_error, with a message naming the file and what to do, when the file
+    /// cannot be opened at all, was written by a newer version, or fails to migrate.
     static database open(const std::filesystem::path& file);
 
     /// Commits all items in one transaction; results line up with items (a book_sighting's
