@@ -11,6 +11,14 @@ if ! command -v luajit >/dev/null 2>&1; then
 fi
 LUA=$TESTS_DIR/lua
 
+# Undefined globals and the like (style warnings about unused names are not counted).
+if command -v luacheck >/dev/null 2>&1; then
+    check_rc "luacheck finds no undefined globals or errors in the plugin" 0 luacheck --no-color --std luajit \
+        --globals G_reader_settings --no-max-line-length --no-self --no-unused "$PACKAGING/koreader/bookloresync.koplugin"
+else
+    echo "(luacheck not installed: apt-get install lua-check to lint the plugin)"
+fi
+
 # Partial MD5: the vectors, and files of awkward sizes checked against partial_md5.py.
 mkdir -p "$WORK/hash"
 : >"$WORK/hash/empty"

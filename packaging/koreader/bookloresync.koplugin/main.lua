@@ -168,6 +168,17 @@ local function format_duration(seconds)
     return string.format("%ds", s)
 end
 
+-- Text for a reply field; JSON null (whatever the decoder makes of it) and absence become "".
+local function str(value)
+    local t = type(value)
+    if t == "string" then
+        return value
+    elseif t == "number" or t == "boolean" then
+        return tostring(value)
+    end
+    return ""
+end
+
 local function describe(value)
     if type(value) ~= "table" then
         return tostring(value)
@@ -181,7 +192,7 @@ local function describe(value)
     for _i, k in ipairs(keys) do
         local v = value[k]
         if type(v) ~= "table" and type(v) ~= "function" and type(v) ~= "userdata" then
-            parts[#parts + 1] = k .. ": " .. tostring(v)
+            parts[#parts + 1] = k .. ": " .. str(v)
         end
     end
     return table.concat(parts, ", ")
@@ -631,27 +642,27 @@ function BookloreSync:detailsText()
         T(_("Pending sessions: %1 (not yet matched to a book: %2)"), status.pending_sessions or 0, status.unresolved_sessions or 0),
         T(_("Pending deletions: %1"), status.pending_deletions or 0),
         T(_("Uploaded sessions: %1"), status.historical_sessions or 0),
-        T(_("Network: %1 · sync: %2"), tostring(status.network), tostring(status.sync)),
+        T(_("Network: %1 · sync: %2"), str(status.network), str(status.sync)),
     }
     if type(status.next_sync_in_seconds) == "number" then
         lines[#lines + 1] = T(_("Next sync in %1"), format_duration(status.next_sync_in_seconds))
     end
-    if type(status.last_sync) == "table" then
+    if type(status.last_sync) == "table" and next(status.last_sync) ~= nil then
         lines[#lines + 1] = T(_("Last sync: %1"), describe(status.last_sync))
         if type(status.last_sync.result) == "table" then
             lines[#lines + 1] = "  " .. describe(status.last_sync.result)
         end
     end
-    lines[#lines + 1] = T(_("Service version: %1 · socket: %2"), tostring(status.version), socket_path())
+    lines[#lines + 1] = T(_("Service version: %1 · socket: %2"), str(status.version), socket_path())
     local pending = send { type = "list_pending", limit = 100 }
     if pending and pending.ok ~= false then
         if pending.sessions and #pending.sessions > 0 then
             lines[#lines + 1] = ""
             lines[#lines + 1] = _("Queued sessions:")
             for _i, row in ipairs(pending.sessions) do
-                local name = (row.title and row.title ~= "") and row.title or tostring(row.book_hash):sub(1, 8)
-                local line = string.format("#%s %s · %s · %s", tostring(row.id), name,
-                    format_duration(row.duration_seconds), tostring(row.created_at or ""))
+                local name = str(row.title) ~= "" and row.title or str(row.book_hash):sub(1, 8)
+                local line = string.format("#%s %s · %s · %s", str(row.id), name,
+                    format_duration(row.duration_seconds), str(row.created_at))
                 if (tonumber(row.retry_count) or 0) > 0 then
                     line = line .. T(_(" · tries: %1"), row.retry_count)
                 end
@@ -665,7 +676,7 @@ function BookloreSync:detailsText()
             lines[#lines + 1] = ""
             lines[#lines + 1] = _("Queued deletions:")
             for _i, row in ipairs(pending.deletions) do
-                lines[#lines + 1] = string.format("#%s %s", tostring(row.id), tostring(row.file_path))
+                lines[#lines + 1] = string.format("#%s %s", str(row.id), str(row.file_path))
             end
         end
     end
