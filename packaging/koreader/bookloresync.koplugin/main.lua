@@ -32,7 +32,12 @@ local Hash = require("booklore_hash")
 local Ipc = require("booklore_ipc")
 
 local SETTINGS_KEY = "bookloresync"
-local POLL_SECONDS = 2          -- subscription poll while awake
+-- The subscription is polled from UIManager's task queue (a plugin cannot watch an fd). Quickly
+-- for a minute after anything that may start a sync, slowly otherwise: every wake-up of the UI
+-- loop shortens the device's standby naps.
+local POLL_FAST_SECONDS = 2
+local POLL_SLOW_SECONDS = 15
+local FAST_WINDOW_SECONDS = 60
 local RECONNECT_SECONDS = 30    -- how often to retry a lost subscription
 local WIFI_MESSAGE = _("A sync is ready to run. Enable WiFi to upload pending sessions?")
 local CLEAR_WARNING = _("This permanently deletes all queued sessions. They will not be uploaded to BookLore. Only use this to remove test data or sessions you do not want.")
@@ -70,7 +75,15 @@ local shared = {
     report_next_sync = false,
     daemon_settings = {},
     filemanager_patched = false,
+    fast_until = 0,
 }
+
+-- Requests after which the daemon may start a sync (and send events soon).
+local SYNC_TRIGGERS = {
+    session_end = true, resume = true, sync_now = true, network_up = true, network_down = true,
+    book_deleted = true, set_settings = true,
+}
+local poll_fast -- defined with the subscription code below
 
 local function plugin_settings()
     return G_reader_settings:readSetting(SETTINGS_KEY) or {}
@@ -232,6 +245,9 @@ local function send(msg, opts)
     local reply, code, message = client():request(msg, opts.timeout_ms)
     if reply then
         shared.warned = false
+        if SYNC_TRIGGERS[msg.type] then
+            poll_fast()
+        end
         if reply.ok == false then
             logger.warn("BookLoreSync:", msg.type, "refused:", reply.error and reply.error.code,
                 reply.error and reply.error.message)
@@ -329,8 +345,19 @@ local poll_tick
 local function schedule_poll()
     if not shared.polling and not shared.suspended then
         shared.polling = true
-        UIManager:scheduleIn(POLL_SECONDS, poll_tick)
+        local fast = os.time() < shared.fast_until or shared.standby_prevented or shared.wifi_dialog
+        UIManager:scheduleIn(fast and POLL_FAST_SECONDS or POLL_SLOW_SECONDS, poll_tick)
     end
+end
+
+-- Something that may start a sync was sent: listen closely for a while.
+function poll_fast()
+    shared.fast_until = os.time() + FAST_WINDOW_SECONDS
+    if shared.polling and not shared.suspended then
+        UIManager:unschedule(poll_tick)
+        shared.polling = false
+    end
+    schedule_poll()
 end
 
 function poll_tick()
