@@ -17,6 +17,9 @@ namespace {
 /// each other; they count as one.
 constexpr auto same_wake_window = std::chrono::seconds(10);
 
+/// Kobo's auto-standby sleeps for seconds between page turns; only a real sleep is a wake-up.
+constexpr auto min_kernel_sleep = std::chrono::seconds(30);
+
 constexpr const char* wifi_message =
     "A sync is ready to run. Enable WiFi to upload pending sessions?";
 
@@ -47,11 +50,8 @@ app::app(asio::io_context& io, config::settings settings)
                [this](bool usable) {
                    set_network(usable ? network_state::up : network_state::down, "netlink");
                }),
-      resume_detector_(io.get_executor(),
-                       [this](std::chrono::milliseconds slept) {
-                           spdlog::info("device_resume_detected slept_ms={}", slept.count());
-                           device_resumed("kernel");
-                       }),
+      resume_detector_(io.get_executor(), [this](std::chrono::milliseconds) { device_resumed("kernel"); },
+                       resume_detector_options{.min_sleep = min_kernel_sleep}),
       watchdog_timer_(io) {
     policy_.set_manual_only(settings_.manual_sync_only);
     load_stored_settings();
@@ -160,11 +160,12 @@ void app::arm_resume_sync() {
 asio::awaitable<void> app::run_syncs() {
     for (;;) {
         server_.broadcast(ipc::message::event("sync_started"));
-        sync_result result = co_await engine_.run([this](std::int64_t done, std::int64_t total) {
+        sync_engine::progress_fn progress = [this](std::int64_t done, std::int64_t total) {
             auto event = ipc::message::event("sync_progress");
             event.set("done", done).set("total", total);
             server_.broadcast(event);
-        });
+        };
+        sync_result result = co_await engine_.run(std::move(progress));
         last_sync_ = result;
         ++syncs_finished_;
         sync_done_.cancel();

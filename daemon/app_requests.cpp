@@ -110,12 +110,16 @@ asio::awaitable<ipc::message> app::on_session_end(const ipc::request& req) {
         co_return req.error(error_code::invalid_field, bad->message, bad->field);
     auto& session = std::get<storage::session_record>(parsed);
     if (session.duration_seconds < settings_.min_session_seconds) {
-        if (session.file_path)
-            co_await ingest_.submit(storage::book_sighting{*session.file_path, session.book_hash,
-                                                          session.book_id, session.book_title});
+        if (session.file_path) {
+            // A named argument: GCC 12 destroys braced temporaries in a co_await twice.
+            storage::ingest_item seen = storage::book_sighting{
+                *session.file_path, session.book_hash, session.book_id, session.book_title};
+            co_await ingest_.submit(std::move(seen));
+        }
         co_return std::move(req.ok().set("queued", false).set("reason", "too_short"));
     }
-    auto outcome = co_await ingest_.submit(std::move(session));
+    storage::ingest_item item = std::move(session);
+    auto outcome = co_await ingest_.submit(std::move(item));
     if (!outcome)
         co_return storage_failure(req, outcome.error());
     spdlog::info("session_queued queue_id={} duplicate={}", outcome->queue_id,
@@ -134,7 +138,8 @@ asio::awaitable<ipc::message> app::on_book_deleted(const ipc::request& req) {
         co_return req.error(error_code::invalid_field, bad->message, bad->field);
     if (settings_.deletion == config::deletion_mode::off)
         co_return std::move(req.ok().set("queued", false).set("reason", "deletion_mode_off"));
-    auto outcome = co_await ingest_.submit(std::get<storage::deletion_record>(parsed));
+    storage::ingest_item item = std::move(std::get<storage::deletion_record>(parsed));
+    auto outcome = co_await ingest_.submit(std::move(item));
     if (!outcome)
         co_return storage_failure(req, outcome.error());
     spdlog::info("deletion_queued queue_id={} duplicate={}", outcome->queue_id,
@@ -149,7 +154,8 @@ asio::awaitable<ipc::message> app::on_book_opened(const ipc::request& req) {
     auto parsed = parse_book_opened(req.body());
     if (auto* bad = std::get_if<field_error>(&parsed))
         co_return req.error(error_code::invalid_field, bad->message, bad->field);
-    auto outcome = co_await ingest_.submit(std::get<storage::book_sighting>(parsed));
+    storage::ingest_item item = std::move(std::get<storage::book_sighting>(parsed));
+    auto outcome = co_await ingest_.submit(std::move(item));
     if (!outcome)
         co_return storage_failure(req, outcome.error());
     co_return req.ok();

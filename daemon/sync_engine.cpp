@@ -192,8 +192,10 @@ asio::awaitable<std::optional<std::int64_t>> sync_engine::lookup_hash(run_state&
     }
     if (*cached || !st.lookup_usable)
         co_return *cached;
-    auto r = co_await call(st, {verb::get, api::by_hash_path(hash), {}, std::nullopt},
-                           auth::koreader);
+    // Arguments of a co_await'ed call are named locals: GCC 12 destroys braced temporaries
+    // in a co_await expression twice.
+    net::request req{verb::get, api::by_hash_path(hash), {}, std::nullopt};
+    auto r = co_await call(st, std::move(req), auth::koreader);
     if (!r) {
         if (!st.stopped)
             stop_run(st, "cannot reach the server: " + st.transport_error);

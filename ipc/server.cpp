@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <deque>
 #include <list>
 #include <system_error>
@@ -29,6 +30,8 @@ namespace {
 
 /// A subscriber that stops reading is dropped rather than buffered without end.
 constexpr std::size_t max_queued_lines = 1024;
+/// How long the input of a client that sent an overlong line is read and dropped.
+constexpr auto drain_time = std::chrono::seconds(2);
 
 std::optional<gid_t> group_id(const std::string& name) {
     std::vector<char> buf(16384);
@@ -93,6 +96,10 @@ public:
             outgoing_.pop_front();
             if (outgoing_.empty() && close_after_flush_)
                 close();
+            else if (outgoing_.empty() && end_output_after_flush_) {
+                boost::system::error_code ignored;
+                socket_.shutdown(stream::socket::shutdown_send, ignored);
+            }
         }
     }
 
@@ -123,7 +130,7 @@ public:
                                     "line longer than " + std::to_string(max_line) +
                                         " bytes; closing the connection")
                          .line());
-                finish_after_flush();
+                co_await drain_then_close();
                 co_return;
             }
             if (ec) {
@@ -157,9 +164,26 @@ public:
         close_after_flush_ = true;
         if (outgoing_.empty())
             close();
-        else
-            // Stop reading: shutting down the read side makes the client see EOF after the error.
-            socket_.shutdown(stream::socket::shutdown_receive);
+    }
+
+    /// Closing a socket with unread input resets the connection, and a reset can destroy the
+    /// error reply before the client reads it: so the rest of the client's input is read and
+    /// dropped for a short while first.
+    asio::awaitable<void> drain_then_close() {
+        end_output_after_flush_ = true;
+        asio::steady_timer deadline(socket_.get_executor(), drain_time);
+        deadline.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (!ec)
+                self->close();
+        });
+        std::array<char, 16384> scratch;
+        for (;;) {
+            auto [ec, n] = co_await socket_.async_read_some(asio::buffer(scratch), use_tuple);
+            if (ec)
+                break;
+        }
+        deadline.cancel();
+        close();
     }
 
     client_context& context() { return context_; }
@@ -173,6 +197,7 @@ private:
     asio::steady_timer::time_point last_activity_ = asio::steady_timer::clock_type::now();
     bool closed_ = false;
     bool close_after_flush_ = false;
+    bool end_output_after_flush_ = false;
 };
 
 class server::impl : public std::enable_shared_from_this<impl> {

@@ -54,7 +54,7 @@ class database {
 
     /// Distinct hashes of pending sessions whose book_id is NULL.
     result<std::vector<std::string>> unresolved_hashes();
-    /// The cached book id for a hash (book_cache), if any.
+    /// The known book id for a hash: book_cache, else a pending session that carries one.
     result<std::optional<std::int64_t>> cached_book_id(const std::string& book_hash);
     /// Stores the id in book_cache and on every pending session/deletion with this hash.
     result<void> resolve_hash(const std::string& book_hash, std::int64_t book_id);

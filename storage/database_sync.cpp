@@ -58,9 +58,13 @@ result<std::optional<std::int64_t>> database::cached_book_id(const std::string& 
     return guarded("cached_book_id", [&](connection& c) -> result<std::optional<std::int64_t>> {
         if (book_hash.empty())
             return std::optional<std::int64_t>();
+        // A session the reader sent with an id names the book for its hash too, which is the
+        // only way to match books on servers that cannot look a hash up.
         auto s = c.prepare(
-            "SELECT book_id FROM book_cache WHERE book_hash = ?1 AND book_id IS NOT NULL "
-            "ORDER BY updated_at DESC LIMIT 1");
+            "SELECT book_id FROM (SELECT book_id, 0 AS source, updated_at AS at FROM book_cache "
+            "WHERE book_hash = ?1 AND book_id IS NOT NULL UNION ALL SELECT book_id, 1, created_at "
+            "FROM pending_sessions WHERE book_hash = ?1 AND book_id IS NOT NULL) "
+            "ORDER BY source, at DESC LIMIT 1");
         if (!s)
             return s.error();
         s->bind(1, book_hash);

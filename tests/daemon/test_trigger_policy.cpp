@@ -1,0 +1,92 @@
+#include "daemon/trigger_policy.hpp"
+
+#include <catch2/catch.hpp>
+
+using booklore::syncd::network_state;
+using booklore::syncd::trigger_policy;
+
+TEST_CASE("a queued session starts a sync unless manual-only", "[unit][triggers]") {
+    trigger_policy p;
+    CHECK(p.session_queued().start_sync);
+    CHECK(p.sync_running());
+    CHECK_FALSE(p.sync_finished(false).start_sync);
+    p.set_manual_only(true);
+    CHECK_FALSE(p.session_queued().start_sync);
+    CHECK(p.manual_sync().start_sync);
+}
+
+TEST_CASE("triggers during a sync cause at most one more", "[unit][triggers]") {
+    trigger_policy p;
+    REQUIRE(p.manual_sync().start_sync);
+    for (int i = 0; i < 10; ++i) {
+        CHECK_FALSE(p.session_queued().start_sync);
+        CHECK_FALSE(p.manual_sync().start_sync);
+    }
+    CHECK(p.sync_finished(false).start_sync);
+    CHECK_FALSE(p.sync_finished(false).start_sync);
+    CHECK_FALSE(p.sync_running());
+}
+
+TEST_CASE("resume arms a delayed sync; suspend cancels it", "[unit][triggers]") {
+    trigger_policy p;
+    CHECK(p.resumed());
+    CHECK(p.resume_armed());
+    p.suspended();
+    CHECK_FALSE(p.resume_armed());
+    CHECK_FALSE(p.resume_delay_elapsed().start_sync);
+    CHECK(p.resumed());
+    CHECK(p.resume_delay_elapsed().start_sync);
+    p.set_manual_only(true);
+    CHECK_FALSE(p.resumed());
+}
+
+TEST_CASE("a down network prompts once per trigger and waits for network-up",
+          "[unit][triggers]") {
+    trigger_policy p;
+    p.network_changed(network_state::down);
+    auto d = p.session_queued();
+    CHECK_FALSE(d.start_sync);
+    CHECK(d.wifi_needed);
+    CHECK(p.waiting_for_network());
+    d = p.manual_sync();
+    CHECK(d.wifi_needed);
+    CHECK_FALSE(d.start_sync);
+    CHECK(p.network_changed(network_state::up).start_sync);
+    CHECK_FALSE(p.waiting_for_network());
+    CHECK_FALSE(p.network_changed(network_state::up).start_sync);
+}
+
+TEST_CASE("network-up runs a pending wake sync at once", "[unit][triggers]") {
+    trigger_policy p;
+    p.network_changed(network_state::down);
+    REQUIRE(p.resumed());
+    auto d = p.network_changed(network_state::up);
+    CHECK(d.start_sync);
+    CHECK_FALSE(p.resume_armed());
+}
+
+TEST_CASE("network-up with nothing waiting does nothing", "[unit][triggers]") {
+    trigger_policy p;
+    p.network_changed(network_state::down);
+    CHECK_FALSE(p.network_changed(network_state::up).start_sync);
+    CHECK_FALSE(p.network_changed(network_state::unknown).start_sync);
+}
+
+TEST_CASE("a wake sync that could not reach the server waits for the network",
+          "[unit][triggers]") {
+    trigger_policy p;
+    REQUIRE(p.resumed());
+    REQUIRE(p.resume_delay_elapsed().start_sync);
+    CHECK_FALSE(p.sync_finished(true).start_sync);
+    CHECK(p.waiting_for_network());
+    p.network_changed(network_state::down);
+    CHECK(p.network_changed(network_state::up).start_sync);
+    CHECK_FALSE(p.sync_finished(false).start_sync);
+    CHECK_FALSE(p.waiting_for_network());
+}
+
+TEST_CASE("an unknown network state tries", "[unit][triggers]") {
+    trigger_policy p;
+    CHECK(p.network() == network_state::unknown);
+    CHECK(p.manual_sync().start_sync);
+}
