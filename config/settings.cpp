@@ -150,6 +150,9 @@ settings parse(const std::string& text, const std::string& file) {
     reader r(doc, file);
     for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
         std::string_view key(it->name.GetString(), it->name.GetStringLength());
+        for (auto earlier = doc.MemberBegin(); earlier != it; ++earlier)
+            if (earlier->name == it->name)
+                r.fail(key, "appears twice; keep one");
         bool known = false;
         for (const char* k : known_keys)
             known = known || key == k;

@@ -2,9 +2,13 @@
 #include "config/settings.hpp"
 
 #include <catch2/catch.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <sys/stat.h>
 
@@ -13,10 +17,28 @@ using booklore::config::parse;
 
 namespace {
 
-const std::string base =
-    R"("server_url":"https://books.example:6060/root","database":"/tmp/q.sqlite","socket":"/tmp/s.sock")";
+const std::map<std::string, std::string> base = {
+    {"server_url", R"("https://books.example:6060/root")"},
+    {"database", R"("/tmp/q.sqlite")"},
+    {"socket", R"("/tmp/s.sock")"}};
 
-std::string with(const std::string& extra) { return "{" + base + (extra.empty() ? "" : "," + extra) + "}"; }
+/// The base configuration with `extra` ("key":value pairs) added or replacing its keys.
+std::string with(const std::string& extra) {
+    auto doc = base;
+    rapidjson::Document parsed;
+    parsed.Parse(("{" + extra + "}").c_str());
+    REQUIRE(parsed.IsObject());
+    for (auto it = parsed.MemberBegin(); it != parsed.MemberEnd(); ++it) {
+        rapidjson::StringBuffer value;
+        rapidjson::Writer<rapidjson::StringBuffer> writer(value);
+        it->value.Accept(writer);
+        doc[it->name.GetString()] = value.GetString();
+    }
+    std::string out = "{";
+    for (const auto& [key, value] : doc)
+        out += (out.size() > 1 ? ",\"" : "\"") + key + "\":" + value;
+    return out + "}";
+}
 
 /// The key named by the error a configuration raises.
 std::string error_key(const std::string& text) {
@@ -78,6 +100,8 @@ TEST_CASE("every error names its key", "[unit][config]") {
     CHECK(error_key(with(R"("password_md5":"xyz")")) == "password_md5");
     CHECK(error_key(with(R"("booklore_username":"u")")) == "booklore_password");
     CHECK(error_key(with(R"("socket":")" + std::string(120, 'a') + "\"")) != "<no error>");
+    CHECK(error_key(R"({"server_url":"http://a","server_url":"http://b","database":"/q","socket":"/s"})") ==
+          "server_url");
     CHECK(error_key("{not json") == "");
     CHECK(error_key("[1,2]") == "");
 }

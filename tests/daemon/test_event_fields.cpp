@@ -14,10 +14,13 @@ rapidjson::Document json(const std::string& text) {
 }
 
 const std::string good =
-    R"({"book_hash":"0123456789ABCDEF0123456789abcdef","start_time":"2026-02-22T14:00:00Z",)"
+    R"("book_hash":"0123456789ABCDEF0123456789abcdef","start_time":"2026-02-22T14:00:00Z",)"
     R"("end_time":1771772400,"duration_seconds":3600)";
 
-std::string with(const std::string& extra) { return good + (extra.empty() ? "" : "," + extra) + "}"; }
+/// The valid session with `extra` fields first: the first of two equal keys is the one read.
+std::string with(const std::string& extra) {
+    return "{" + (extra.empty() ? "" : extra + ",") + good + "}";
+}
 
 std::string bad_field(const std::string& text) {
     auto doc = json(text);
@@ -30,8 +33,8 @@ std::string bad_field(const std::string& text) {
 }  // namespace
 
 TEST_CASE("a valid session is normalised", "[unit][fields]") {
-    auto doc = json(with(R"("file_path":"/b/x.Azw","start_location":12,"end_location":"cfi(/6)",)"
-                         R"("start_progress":0,"end_progress":100,"book_id":null,"event_id":"e1")"));
+    auto doc = json(with(R"J("file_path":"/b/x.Azw","start_location":12,"end_location":"cfi(/6)",)J"
+                         R"J("start_progress":0,"end_progress":100,"book_id":null,"event_id":"e1")J"));
     auto r = parse_session_end(doc);
     REQUIRE(std::holds_alternative<booklore::storage::session_record>(r));
     auto& s = std::get<booklore::storage::session_record>(r);
@@ -64,6 +67,7 @@ TEST_CASE("book types come from the field in any case, else the extension", "[un
 TEST_CASE("every session field is checked", "[unit][fields]") {
     CHECK(bad_field(with("")) == "<valid>");
     CHECK(bad_field(R"({"start_time":1,"end_time":2,"duration_seconds":1})") == "book_hash");
+    CHECK(bad_field(with(R"("book_hash":null)")) == "book_hash");
     CHECK(bad_field(with(R"("book_hash":"0123")")) == "book_hash");
     CHECK(bad_field(with(R"("book_hash":"g123456789abcdef0123456789abcdef")")) == "book_hash");
     CHECK(bad_field(with(R"("book_id":-3)")) == "book_id");

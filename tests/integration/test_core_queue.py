@@ -116,7 +116,7 @@ def test_ids_are_echoed_and_unknown_types_refused(daemon):
 def test_status_list_and_clear(daemon):
     for i in range(3):
         daemon.request(session(i))
-    daemon.request(session(5, book_id=42))
+    daemon.request(session(5, book_id=42, book_hash="f" * 32))
     daemon.request({"type": "book_deleted", "file_path": "/b.epub"})
     s = daemon.request({"type": "status"})
     assert (s["pending_sessions"], s["pending_deletions"], s["unresolved_sessions"],
