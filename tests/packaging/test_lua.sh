@@ -41,7 +41,8 @@ fi
 run_against_daemon() {
     local name=$1 dir=$WORK/$1
     mkdir -p "$dir"
-    write_config "$dir/config.json" "$dir/syncd.sock" "$dir/queue.sqlite"
+    # BOOKLORE_TEST_CONFIG_EXTRA: more members for the daemon's config, e.g. '"manual_sync_only": true'.
+    write_config "$dir/config.json" "$dir/syncd.sock" "$dir/queue.sqlite" ${BOOKLORE_TEST_CONFIG_EXTRA:+"$BOOKLORE_TEST_CONFIG_EXTRA"}
     start_daemon "$dir/config.json" "$dir/daemon.log" || return
     echo "--- $name.lua"
     if BOOKLORE_SOCKET=$dir/syncd.sock BOOKLORE_TEST_DIR=$dir luajit "$LUA/$name.lua"; then
