@@ -297,9 +297,10 @@ local function on_wifi_needed(event)
         return -- already asking
     end
     shared.wifi_dialog = ConfirmBox:new {
-        text = _("Enable WiFi now?") .. "\n\n" .. (event.message or WIFI_MESSAGE),
+        text = _("Enable WiFi now?") .. "\n\n" .. (str(event.message) ~= "" and event.message or WIFI_MESSAGE),
         ok_text = _("Confirm"),
         cancel_text = _("Cancel"),
+        dismissable = false, -- an answer is owed to the daemon: Confirm or Cancel only
         ok_callback = function()
             shared.wifi_dialog = nil
             answer_wifi(true)
