@@ -167,6 +167,9 @@ asio::awaitable<void> app::run_syncs() {
         };
         sync_result result = co_await engine_.run(std::move(progress));
         last_sync_ = result;
+        // Uploaded rows moved out of the queue: give the WAL's space back to a small disk.
+        if (auto done = db_.checkpoint(); !done)
+            spdlog::warn("checkpoint_failed error=\"{}\"", done.error().message());
         ++syncs_finished_;
         sync_done_.cancel();
         auto finished = ipc::message::event("sync_finished");
