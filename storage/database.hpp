@@ -52,7 +52,8 @@ class database {
 
     // --- used by the sync ---
 
-    /// Distinct hashes of pending sessions whose book_id is NULL.
+    /// Distinct hashes whose book id is unknown: pending sessions first, then books opened in
+    /// the last 30 days (book_cache) and pending deletions.
     result<std::vector<std::string>> unresolved_hashes();
     /// The known book id for a hash: book_cache, else a pending session that carries one.
     result<std::optional<std::int64_t>> cached_book_id(const std::string& book_hash);

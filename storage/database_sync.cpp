@@ -43,10 +43,21 @@ boost::system::result<std::optional<std::int64_t>> first_id(statement& s) {
 
 result<std::vector<std::string>> database::unresolved_hashes() {
     return guarded("unresolved_hashes", [](connection& c) -> result<std::vector<std::string>> {
-        // An empty hash (the plugin wrote "" when it had none) would match unrelated books.
+        // Sessions first, then books opened lately and deletions, so that a later deletion
+        // by path finds its id. An empty hash (the old plugin wrote "" when it had none) would
+        // match unrelated books.
         auto s = c.prepare(
-            "SELECT book_hash FROM pending_sessions WHERE book_id IS NULL AND book_hash <> '' "
-            "GROUP BY book_hash ORDER BY min(id)");
+            "SELECT book_hash FROM ("
+            " SELECT book_hash, 0 AS source, min(id) AS pos FROM pending_sessions"
+            "  WHERE book_id IS NULL AND book_hash <> '' GROUP BY book_hash"
+            " UNION ALL SELECT book_hash, 1, min(updated_at) FROM book_cache"
+            "  WHERE book_id IS NULL AND book_hash <> ''"
+            "  AND updated_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')"
+            "  GROUP BY book_hash"
+            " UNION ALL SELECT book_hash, 2, min(id) FROM pending_deletions"
+            "  WHERE book_id IS NULL AND book_hash IS NOT NULL AND book_hash <> ''"
+            "  GROUP BY book_hash)"
+            " GROUP BY book_hash ORDER BY min(source), min(pos)");
         if (!s)
             return s.error();
         return rows::collect<std::string>(*s,

@@ -200,3 +200,16 @@ def test_secrets_never_reach_the_logs():
         for text in outputs:
             for secret in (CANARY_PASSWORD, CANARY_BL_PASSWORD, key, "eyJhbGci"):
                 assert secret not in text
+
+
+def test_an_opened_book_gets_its_id_at_the_next_sync():
+    with server_and_daemon("B", books=BOOKS) as (server, d):
+        assert d.request({"type": "book_opened", "file_path": "/books/two.pdf",
+                          "book_hash": HASHES[1].upper()})["ok"]
+        assert d.sql("SELECT book_id FROM book_cache") == [(None,)]
+        sync(d)
+        assert d.sql("SELECT book_hash, book_id FROM book_cache") == [(HASHES[1], 102)]
+        # A later deletion by path alone now finds the book.
+        d.request({"type": "book_deleted", "file_path": "/books/two.pdf"})
+        server.config(seed_delete=True)
+        assert sync(d)["deletions_done"] == 1
