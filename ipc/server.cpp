@@ -106,8 +106,10 @@ public:
     asio::awaitable<void> watch_idle(std::chrono::milliseconds timeout) {
         auto self = shared_from_this();
         while (!closed_) {
-            auto deadline = context_.subscribed ? asio::steady_timer::time_point::max()
-                                                : last_activity_ + timeout;
+            // A client waiting for an answer (a long sync_now) or for events is not idle.
+            auto deadline = context_.subscribed || answering_
+                                ? asio::steady_timer::time_point::max()
+                                : last_activity_ + timeout;
             if (deadline <= asio::steady_timer::clock_type::now()) {
                 spdlog::info("ipc_client_idle client={}", context_.id);
                 close();
@@ -152,12 +154,18 @@ public:
 
     /// A handler that throws is a bug; the client still gets an answer and the daemon goes on.
     asio::awaitable<std::string> answer(request_handler& handler, const request& req) {
+        answering_ = true;
+        std::string line;
         try {
-            co_return (co_await handler(req, context_)).line();
+            line = (co_await handler(req, context_)).line();
         } catch (const std::exception& e) {
             spdlog::error("ipc_handler_failed type={} error=\"{}\"", req.type(), e.what());
+            line = req.error(error_code::unavailable, "internal error; see the daemon's log").line();
         }
-        co_return req.error(error_code::unavailable, "internal error; see the daemon's log").line();
+        answering_ = false;
+        last_activity_ = asio::steady_timer::clock_type::now();
+        idle_deadline_.cancel();  // re-arm from now
+        co_return line;
     }
 
     void finish_after_flush() {
@@ -197,6 +205,7 @@ private:
     asio::steady_timer::time_point last_activity_ = asio::steady_timer::clock_type::now();
     bool closed_ = false;
     bool close_after_flush_ = false;
+    bool answering_ = false;
     bool end_output_after_flush_ = false;
 };
 
