@@ -434,7 +434,8 @@ end
 local function after_delete(books)
     for _i, book in ipairs(books) do
         if not file_exists(book.path) then
-            local key = book.hash or Hash.md5_hex(book.path)
+            -- Keyed by path and content: two copies of one book deleted together are two events.
+            local key = Hash.md5_hex(book.path .. "\0" .. (book.hash or ""))
             send {
                 type = "book_deleted",
                 file_path = book.path,
