@@ -50,7 +50,10 @@ constexpr const char* connection_pragmas =
     "PRAGMA temp_store = MEMORY;"
     "PRAGMA cache_size = -512;"
     "PRAGMA mmap_size = 0;"
-    "PRAGMA journal_size_limit = 2097152;";
+    "PRAGMA journal_size_limit = 262144;"
+    // Each queued event adds about 8 pages to the WAL; checkpointing every 64 pages (not
+    // SQLite's 1000) keeps a small reader partition from filling with WAL history.
+    "PRAGMA wal_autocheckpoint = 64;";
 
 /// Switches to WAL (stored in the file) and checks that it took: on a filesystem without
 /// shared-memory support SQLite silently keeps the old mode.

@@ -187,11 +187,6 @@ def test_full_disk_refuses_with_storage_full_and_recovers():
             d.cleanup()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG (storage): every commit appends ~8 pages (32 KiB) to the WAL, and while no sync runs "
-    "(manual_sync_only, no network) nothing checkpoints before SQLite's default 1000 pages "
-    "(4 MiB). On a disk with less than ~4 MiB free the WAL's history fills it after ~45 "
-    "sessions, and even a clean stop cannot checkpoint then (the main file cannot grow)."))
 def test_the_queue_does_not_fill_a_small_disk_with_wal_history():
     with small_disk() as disk:
         d = Daemon(manual_sync_only=True, database=str(disk / "queue.sqlite"))

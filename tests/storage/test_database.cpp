@@ -32,7 +32,8 @@ TEST_CASE("every connection runs WAL, synchronous=FULL and the other pragmas") {
     CHECK(query_int(c, "PRAGMA foreign_keys") == 1);
     CHECK(query_int(c, "PRAGMA temp_store") == 2);
     CHECK(query_int(c, "PRAGMA cache_size") == -512);
-    CHECK(query_int(c, "PRAGMA journal_size_limit") == 2097152);
+    CHECK(query_int(c, "PRAGMA journal_size_limit") == 262144);
+    CHECK(query_int(c, "PRAGMA wal_autocheckpoint") == 64);
     CHECK(query_int(c, "PRAGMA user_version") == latest_schema_version);
     CHECK(!db.quarantined_to());
     CHECK(!db.legacy_import());
