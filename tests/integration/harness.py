@@ -93,6 +93,8 @@ class Daemon:
             "request_timeout_seconds": 5,
         }
         self.config.update(config)
+        self.database = Path(self.config["database"])
+        self.socket = Path(self.config["socket"])
         self.process = None
         self.write_config()
 
