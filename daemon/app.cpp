@@ -150,11 +150,16 @@ void app::device_resumed(const char* source) {
 void app::arm_resume_sync() {
     resume_timer_.expires_after(std::chrono::milliseconds(
         static_cast<std::int64_t>(settings_.resume_sync_delay_seconds * 1000)));
-    resume_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec || shutting_down_)
-            return;  // Cancelled: restarted by another resume, a suspend, or the network.
-        apply(policy_.resume_delay_elapsed());
-    });
+    // A wait that already expired cannot be cancelled any more: its handler may still be
+    // queued with success when a second resume re-arms the timer. The expiry it was armed
+    // for tells such a stale wake-up from the current one (the delay restarts, it does not
+    // fire early).
+    resume_timer_.async_wait(
+        [this, armed_for = resume_timer_.expiry()](boost::system::error_code ec) {
+            if (ec || shutting_down_ || resume_timer_.expiry() != armed_for)
+                return;  // Cancelled: restarted by another resume, a suspend, or the network.
+            apply(policy_.resume_delay_elapsed());
+        });
 }
 
 asio::awaitable<void> app::run_syncs() {

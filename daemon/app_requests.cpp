@@ -41,6 +41,19 @@ void set_optional(rapidjson::Value& obj, const char* key, const std::optional<T>
         obj.AddMember(name, *v, a);
 }
 
+/// `sync_now`'s answer when the network is down: no run, the queue as it is.
+ipc::message network_down_reply(storage::database& db, ipc::message reply) {
+    auto counts = db.counts();
+    sync_result r;
+    r.network = "down";
+    if (counts) {
+        r.pending_sessions = counts->pending_sessions;
+        r.pending_deletions = counts->pending_deletions;
+    }
+    reply.set("result", to_json(r, reply.allocator()));
+    return reply;
+}
+
 }  // namespace
 
 asio::awaitable<ipc::message> app::handle(const ipc::request& req, ipc::client_context& client) {
@@ -171,26 +184,23 @@ asio::awaitable<ipc::message> app::on_sync_now(const ipc::request& req) {
     auto d = policy_.manual_sync();
     apply(d);
     ipc::message reply = req.ok();
-    if (!d.start_sync && !was_running) {
-        // Network down: no request is sent; the reader was asked for WiFi.
-        auto counts = db_.counts();
-        sync_result r;
-        r.network = "down";
-        if (counts) {
-            r.pending_sessions = counts->pending_sessions;
-            r.pending_deletions = counts->pending_deletions;
-        }
-        co_return std::move(reply.set("started", false)
-                                .set("result", to_json(r, reply.allocator())));
-    }
+    // Network down: no request is sent for this trigger (the reader was asked for WiFi), and
+    // no run of its own is coming, even while another sync still runs.
+    if (!d.start_sync && (!was_running || policy_.network() == network_state::down))
+        co_return network_down_reply(db_, std::move(reply.set("started", false)));
     reply.set("started", true);
     if (!wait)
         co_return reply;
     // A sync already running may have missed what was queued before this request: the one
     // that covers this request is the next to finish after it.
     std::uint64_t target = finished_before + (was_running ? 2 : 1);
-    while (syncs_finished_ < target && !shutting_down_)
+    while (syncs_finished_ < target && !shutting_down_) {
         co_await sync_done_.async_wait(asio::as_tuple(asio::use_awaitable));
+        // The run after the current one became a wait for the network (it went down
+        // meanwhile): answer as if this request had come in with the network down.
+        if (syncs_finished_ < target && !policy_.sync_running() && !shutting_down_)
+            co_return network_down_reply(db_, std::move(reply));
+    }
     if (last_sync_)
         reply.set("result", to_json(*last_sync_, reply.allocator()));
     co_return reply;

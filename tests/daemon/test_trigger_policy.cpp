@@ -90,3 +90,34 @@ TEST_CASE("an unknown network state tries", "[unit][triggers]") {
     CHECK(p.network() == network_state::unknown);
     CHECK(p.manual_sync().start_sync);
 }
+
+// app::on_sync_now relies on these two: with the network down no run is owed to a trigger,
+// so a waiting `sync_now` must answer instead of waiting for one.
+TEST_CASE("a trigger during a sync with the network down prompts and owes no run",
+          "[unit][triggers]") {
+    trigger_policy p;
+    REQUIRE(p.manual_sync().start_sync);
+    p.network_changed(network_state::down);
+    auto d = p.manual_sync();
+    CHECK(d.wifi_needed);
+    CHECK_FALSE(d.start_sync);
+    CHECK(p.sync_running());
+    auto after = p.sync_finished(false);
+    CHECK_FALSE(after.start_sync);
+    CHECK_FALSE(after.wifi_needed);  // the trigger was prompted for once already
+    CHECK(p.waiting_for_network());
+    CHECK(p.network_changed(network_state::up).start_sync);
+}
+
+TEST_CASE("the run owed after a sync becomes a prompt when the network went down",
+          "[unit][triggers]") {
+    trigger_policy p;
+    REQUIRE(p.manual_sync().start_sync);
+    CHECK_FALSE(p.session_queued().start_sync);  // one more run owed
+    p.network_changed(network_state::down);
+    auto after = p.sync_finished(false);
+    CHECK_FALSE(after.start_sync);
+    CHECK(after.wifi_needed);
+    CHECK_FALSE(p.sync_running());
+    CHECK(p.waiting_for_network());
+}
