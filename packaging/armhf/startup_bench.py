@@ -86,6 +86,7 @@ def main():
                                 "start_location": "10", "end_location": "14", "event_id": f"bench-{n}"})
             if not reply.get("queued"):
                 raise RuntimeError(f"session {n} not queued: {reply}")
+        request(f, {"type": "status"})  # fully started before it is stopped
         s.close()
         stop(proc)
         print(f"filled {args.sessions} sessions with {filler} in {time.monotonic() - t0:.1f} s")
