@@ -86,10 +86,12 @@ int main(int argc, char** argv) {
 
     try {
         boost::asio::io_context io(1);
-        booklore::syncd::app daemon(io, settings);
-        daemon.start();
+        // Signals are caught before the socket exists: a client that sees the socket may stop
+        // the daemon at once, and that must be a clean stop.
         boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
         boost::asio::signal_set hangup(io, SIGHUP);
+        booklore::syncd::app daemon(io, settings);
+        daemon.start();
         stop_signals.async_wait([&](boost::system::error_code ec, int signal) {
             if (ec)
                 return;

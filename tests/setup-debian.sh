@@ -8,4 +8,4 @@ apt-get install -y --no-install-recommends \
     g++ cmake ninja-build pkg-config \
     libboost1.81-dev libssl-dev libsqlite3-dev rapidjson-dev libspdlog-dev catch2 \
     sqlite3 openssl ca-certificates curl python3 python3-pytest \
-    iproute2 strace faketime luajit procps util-linux
+    iproute2 strace faketime luajit lua-check busybox systemd procps util-linux
