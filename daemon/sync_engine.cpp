@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace booklore::syncd {
@@ -253,6 +254,8 @@ void sync_engine::rows_uploaded(run_state& st, std::span<const storage::pending_
     }
     st.failures_in_a_row = 0;
     st.result.sessions_uploaded += static_cast<std::int64_t>(rows.size());
+    // Sessions queued while the sync runs are uploaded by it too.
+    st.total = std::max(st.total, st.result.sessions_uploaded);
     if (st.progress)
         st.progress(st.result.sessions_uploaded, st.total);
 }

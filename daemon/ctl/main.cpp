@@ -242,7 +242,7 @@ struct client {
         } else {
             std::string text = render(reply);
             if (!text.empty())
-                std::cout << text << (text.back() == '\n' ? "" : "\n");
+                std::cout << text << (text.back() == '\n' ? "" : "\n") << std::flush;
         }
         return is_ok(reply) ? exit_ok : exit_refused;
     }
@@ -467,8 +467,11 @@ int run(int argc, char** argv) {
         options(args, {}, {});
         return c.exchange(request("resume"), [](const rapidjson::Value& r) {
             const auto& s = r["sync_in_seconds"];
-            return s.IsNumber() ? "sync in " + std::to_string(s.GetDouble()) + " s"
-                                : std::string("no sync scheduled (manual sync only)");
+            if (!s.IsNumber())
+                return std::string("no sync scheduled (manual sync only)");
+            std::ostringstream text;
+            text << "sync in " << s.GetDouble() << " s";
+            return text.str();
         });
     }
     const std::map<std::string, std::string> simple = {
