@@ -10,6 +10,7 @@ with 10,000 queued, its start-up time with them, and its peak memory during the 
 import http.client
 import json
 import math
+import os
 import shutil
 import signal
 import ssl
@@ -84,6 +85,43 @@ def restart_timed(d, env, restore_from=None):
     d.process = subprocess.Popen([str(env.syncd), "--config", str(d.config_path)], stdout=d.log,
                                  stderr=d.log)
     return wait_accepting(d.socket, d.process)
+
+
+def syscalls_per_request(d, env, server, snapshot, sessions):
+    """A diagnostic drain under strace (only the counted calls stop, via seccomp-bpf): fsyncs
+    and page reads/writes per request, and the time spent in fsync. Not used for timings."""
+    d.stop()
+    for suffix in ("-wal", "-shm"):
+        Path(str(d.database) + suffix).unlink(missing_ok=True)
+    shutil.copy(snapshot, d.database)
+    summary = d.dir / "strace-drain.txt"
+    d.log = open(d.log_path, "ab")
+    d.process = subprocess.Popen(
+        ["strace", "-f", "--seccomp-bpf", "-qq", "-c", "-o", str(summary), "-e",
+         "trace=fsync,fdatasync,pwrite64,pread64", str(env.syncd), "--config", str(d.config_path)],
+        stdout=d.log, stderr=d.log)
+    wait_accepting(d.socket, d.process)
+    server.reset()
+    client = d.client(timeout=600)
+    reply = client.call({"type": "sync_now"})
+    client.close()
+    requests = len(server.requests())
+    child = open(f"/proc/{d.process.pid}/task/{d.process.pid}/children").read().split()[0]
+    os.kill(int(child), signal.SIGTERM)
+    d.process.wait(30)
+    d.log.close()
+    calls, seconds = {}, {}
+    for line in summary.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1] in ("fsync", "fdatasync", "pwrite64", "pread64"):
+            calls[parts[-1]] = int(parts[3])
+            seconds[parts[-1]] = float(parts[1])
+    assert reply["result"]["sessions_uploaded"] == sessions, reply
+    fsyncs = calls.get("fsync", 0) + calls.get("fdatasync", 0)
+    return {"requests": requests,
+            "fsyncs": fsyncs / requests,
+            "pwrites": calls.get("pwrite64", 0) / requests,
+            "preads": calls.get("pread64", 0) / requests}
 
 
 def drain_once(d, server, sessions):
@@ -170,6 +208,7 @@ def run(env, sessions=10_000, books=50, delay_ms=20, batch_size=100, sample=500,
             server.config(delay_ms=0)
             out["no_delay"] = drain_once(d, server, sessions)
             log(f"  drain without delay: {out['no_delay']['seconds']:.2f} s")
+            out["syscalls"] = syscalls_per_request(d, env, server, snapshot, sessions)
         finally:
             if d.alive():
                 d.stop(signal.SIGTERM)

@@ -32,7 +32,8 @@ PLAIN_PRAGMAS = ["PRAGMA journal_mode = WAL;", "PRAGMA synchronous = FULL;"]
 def daemon_pragmas():
     """The per-connection pragmas the daemon sets (storage/database_open.cpp)."""
     source = (REPO / "storage" / "database_open.cpp").read_text()
-    block = re.search(r"connection_pragmas\s*=\s*((?:\s*\"[^\"]*\")+);", source)
+    source = re.sub(r"//[^\n]*", "", source)  # comments between the string pieces
+    block = re.search(r"connection_pragmas\s*=\s*((?:\s*\"[^\"]*\")+)\s*;", source)
     pragmas = re.findall(r'"([^"]*)"', block.group(1)) if block else []
     if not any("synchronous" in p for p in pragmas):
         raise RuntimeError("cannot read the daemon's pragmas from storage/database_open.cpp")

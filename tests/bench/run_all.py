@@ -12,7 +12,6 @@ tmpfs (the script says so when it is).
 
 import argparse
 import datetime
-import os
 import shlex
 import subprocess
 import sys
@@ -59,11 +58,12 @@ def table(m, ing, dr, idle, sizes):
          f"requests on {first['connections']} connection(s)",
          f"fewest: {dr['fewest']} requests × {dr['delay_ms']} ms = {fewest:.2f} s",
          f"{ratio_fewest:.2f}×; target ≤ 1.5×: {mark(ratio_fewest <= 1.5)}"))
-    nd = dr["no_delay"]
+    nd, sc = dr["no_delay"], dr["syscalls"]
     add(("the same drain with no server delay (what a batch costs besides the delay)",
          f"{nd['seconds']:.2f} s; {1000 * nd['seconds'] / nd['requests']:.1f} ms per request",
-         f"daemon CPU {1000 * nd['daemon_cpu_s'] / nd['requests']:.1f} ms, stand-in CPU "
-         f"{1000 * nd['server_cpu_s'] / nd['requests']:.1f} ms per request", ""))
+         f"per request: daemon CPU {1000 * nd['daemon_cpu_s'] / nd['requests']:.1f} ms, stand-in "
+         f"CPU {1000 * nd['server_cpu_s'] / nd['requests']:.1f} ms; {sc['fsyncs']:.1f} fsyncs, "
+         f"{sc['pwrites']:.0f} pwrite + {sc['preads']:.0f} pread calls (strace run)", ""))
     total_py = dr["per_conn_python_s"] * dr["sessions"]
     add((f"one new TLS connection per session, in-process (sample {dr['per_conn_sample']}, "
          "extrapolated)", f"{total_py:.1f} s ({1000 * dr['per_conn_python_s']:.1f} ms each)",
@@ -107,7 +107,11 @@ def table(m, ing, dr, idle, sizes):
 def notes(ing, dr, idle, sizes):
     eight = [r for r in ing["rows"] if r["clients"] == 8][0]
     runs = dr["runs"]
+    per_txn = 1000 / ing["shell_rate"]
     out = [
+        f"- one sqlite3 transaction (write + fsync) took {per_txn:.2f} ms on this disk during "
+        "the run (median); the disk's fsync cost changes a lot over time on this VM, so compare "
+        "ratios from one run, not rates across runs.",
         "- ingest, per repetition (8 clients ÷ sqlite3 with the daemon's pragmas): "
         + ", ".join(f"{r:.2f}×" for r in eight["ratios"]) + ".",
         "- drains: " + "; ".join(

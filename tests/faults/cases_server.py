@@ -2,16 +2,12 @@
 certificate), the network cut mid-request inside a network namespace, and the wall clock."""
 
 import json
-import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 from faultlib import (BOOKS, CANARY_BL_PASSWORD, CANARY_PASSWORD, HERE, Events, Record, Standin,
-                      check, drain, make_certs, make_daemon, queued_event_ids, send_sessions, sync,
-                      wait_until)
+                      check, drain, make_certs, make_daemon, queued_event_ids, send_sessions, sync)
 
 SESSIONS = 60
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"

@@ -5,7 +5,6 @@ import json
 import os
 import re
 import selectors
-import shutil
 import socket
 import subprocess
 import threading

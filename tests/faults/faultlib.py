@@ -263,6 +263,7 @@ class Record(dict):
         assert self["alive"], f"{self['case']}: the daemon is not alive at the end"
         assert not self["secrets"], f"{self['case']}: secrets in the output: {self['secrets']}"
         assert self["unexpected"] == 0, f"{self['case']}: sessions nobody sent: {self}"
+        assert not self.get("sanitizer"), f"{self['case']}: sanitizer reports: {self['sanitizer']}"
 
 
 def check(case, events, daemon, server=None, extra_texts=(), **notes):
@@ -282,14 +283,18 @@ def check(case, events, daemon, server=None, extra_texts=(), **notes):
     twice = sum(1 for e in events.start_of if stored[key_of[e]] > 1)
     copies = sum(stored[key_of[e]] - 1 for e in events.start_of if stored[key_of[e]] > 1)
     unexpected = sum(n for key, n in stored.items() if key not in sent_keys)
-    texts = [("daemon log", daemon.log_text()), ("stand-in stderr", server_text)]
+    log = daemon.log_text()
+    texts = [("daemon log", log), ("stand-in stderr", server_text)]
+    # In the ASan/UBSan build a report lands in the daemon's stderr (our log file).
+    sanitizer = [line[:200] for line in log.splitlines()
+                 if "Sanitizer" in line or "runtime error:" in line][:5]
     texts += list(extra_texts)
     rec = Record(case=case, acknowledged=len(events.acked), uploaded=len(uploaded),
                  queued=len(queued), lost=len(lost), twice=twice, extra_copies=copies,
                  unexpected=unexpected,
                  refused=len(events.refused), unanswered=len(events.unknown),
                  integrity=";".join(integrity(daemon.database)), alive=daemon.answers(),
-                 secrets=secret_hits(texts), lost_ids=sorted(lost)[:10])
+                 secrets=secret_hits(texts), sanitizer=sanitizer, lost_ids=sorted(lost)[:10])
     rec.update(notes)
     return rec
 
@@ -326,12 +331,3 @@ def drain(daemon, attempts=6):
 
 def dump(record):
     return json.dumps(record, sort_keys=True)
-
-
-def kill_tree(process):
-    """SIGKILL a wrapper and whatever it runs (used when a case must abandon a daemon)."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            process.kill()

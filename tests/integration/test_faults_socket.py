@@ -2,6 +2,7 @@
 connections, one byte a second, and 60 s of libFuzzer on the line parser (BOOKLORE_FUZZ_SECONDS
 changes it; BOOKLORE_FAULTS_LONG=1 makes it 10 minutes)."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,10 @@ def test_one_byte_a_second_does_not_block_others(tmp_path):
     report(cases_socket.slowloris(str(tmp_path)))
 
 
+SANITIZED = os.environ.get("BOOKLORE_SANITIZED", "").lower() in ("1", "on", "true")
+
+
 @pytest.mark.skipif(tools.clang() is None, reason="clang++ with libFuzzer is not installed")
+@pytest.mark.skipif(SANITIZED, reason="the fuzzer has its own ASan+UBSan build; once is enough")
 def test_fuzz_the_line_parser(tmp_path):
     report(cases_socket.fuzz(str(tmp_path)))
