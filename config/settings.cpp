@@ -17,14 +17,27 @@ namespace {
 using json = rapidjson::Value;
 
 constexpr std::array known_keys = {
-    "server_url",        "username",          "password",
-    "password_md5",      "booklore_username", "booklore_password",
-    "database",          "socket",            "socket_group",
-    "manual_sync_only",  "ask_before_enabling_wifi",
-    "resume_sync_delay_seconds",              "batch_size",
-    "request_timeout_seconds",                "ca_file",
-    "deletion_mode",     "shelf_id",          "min_session_seconds",
-    "log_file",          "log_level",         "max_connections",
+    "server_url",
+    "username",
+    "password",
+    "password_md5",
+    "booklore_username",
+    "booklore_password",
+    "database",
+    "socket",
+    "socket_group",
+    "manual_sync_only",
+    "ask_before_enabling_wifi",
+    "resume_sync_delay_seconds",
+    "batch_size",
+    "request_timeout_seconds",
+    "ca_file",
+    "deletion_mode",
+    "shelf_id",
+    "min_session_seconds",
+    "log_file",
+    "log_level",
+    "max_connections",
     "idle_timeout_seconds",
 };
 
@@ -247,9 +260,9 @@ void check_permissions(const std::filesystem::path& file, const settings& s) {
     if (!holds_secret || ::stat(file.c_str(), &st) != 0)
         return;
     if (st.st_mode & (S_IRWXG | S_IRWXO))
-        throw config_error(file.string(), "",
-                           "holds a password but group or others may read it; run: chmod 600 " +
-                               file.string());
+        throw config_error(
+            file.string(), "",
+            "holds a password but group or others may read it; run: chmod 600 " + file.string());
 }
 
 }  // namespace booklore::config

@@ -2,11 +2,11 @@
 
 #include "daemon/sd_notify.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 namespace booklore::syncd {
 namespace asio = boost::asio;
@@ -28,7 +28,8 @@ ipc::server_options socket_options(const config::settings& s) {
     o.socket_path = s.socket;
     o.group = s.socket_group;
     o.max_connections = static_cast<std::size_t>(s.max_connections);
-    o.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(s.idle_timeout_seconds * 1000));
+    o.idle_timeout =
+        std::chrono::milliseconds(static_cast<std::int64_t>(s.idle_timeout_seconds * 1000));
     return o;
 }
 
@@ -50,8 +51,9 @@ app::app(asio::io_context& io, config::settings settings)
                [this](bool usable) {
                    set_network(usable ? network_state::up : network_state::down, "netlink");
                }),
-      resume_detector_(io.get_executor(), [this](std::chrono::milliseconds) { device_resumed("kernel"); },
-                       resume_detector_options{.min_sleep = min_kernel_sleep}),
+      resume_detector_(
+          io.get_executor(), [this](std::chrono::milliseconds) { device_resumed("kernel"); },
+          resume_detector_options{.min_sleep = min_kernel_sleep}),
       watchdog_timer_(io) {
     policy_.set_manual_only(settings_.manual_sync_only);
     load_stored_settings();
@@ -73,8 +75,8 @@ void app::start() {
     server_.start();
     netlink_.start();
     resume_detector_.start();
-    spdlog::info("daemon_ready socket={} database={} manual_sync_only={}", settings_.socket.string(),
-                 settings_.database.string(), policy_.manual_only());
+    spdlog::info("daemon_ready socket={} database={} manual_sync_only={}",
+                 settings_.socket.string(), settings_.database.string(), policy_.manual_only());
     systemd::ready();
     if (auto interval = systemd::watchdog_interval())
         asio::co_spawn(io_, keep_watchdog_fed(*interval), asio::detached);

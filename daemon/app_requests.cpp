@@ -2,9 +2,9 @@
 #include "daemon/app.hpp"
 #include "daemon/event_fields.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "booklore/version.hpp"
 
@@ -103,8 +103,7 @@ asio::awaitable<ipc::message> app::handle(const ipc::request& req, ipc::client_c
         spdlog::info("wifi_answer enable={}", enable->GetBool());
         co_return req.ok();
     }
-    co_return req.error(error_code::unknown_type, "unknown request type \"" + type + "\"",
-                        "type");
+    co_return req.error(error_code::unknown_type, "unknown request type \"" + type + "\"", "type");
 }
 
 ipc::message app::storage_failure(const ipc::request& req, const boost::system::error_code& ec) {
@@ -135,8 +134,7 @@ asio::awaitable<ipc::message> app::on_session_end(const ipc::request& req) {
     auto outcome = co_await ingest_.submit(std::move(item));
     if (!outcome)
         co_return storage_failure(req, outcome.error());
-    spdlog::info("session_queued queue_id={} duplicate={}", outcome->queue_id,
-                 outcome->duplicate);
+    spdlog::info("session_queued queue_id={} duplicate={}", outcome->queue_id, outcome->duplicate);
     if (!outcome->duplicate)
         apply(policy_.session_queued());
     co_return std::move(req.ok()
@@ -155,8 +153,7 @@ asio::awaitable<ipc::message> app::on_book_deleted(const ipc::request& req) {
     auto outcome = co_await ingest_.submit(std::move(item));
     if (!outcome)
         co_return storage_failure(req, outcome.error());
-    spdlog::info("deletion_queued queue_id={} duplicate={}", outcome->queue_id,
-                 outcome->duplicate);
+    spdlog::info("deletion_queued queue_id={} duplicate={}", outcome->queue_id, outcome->duplicate);
     co_return std::move(req.ok()
                             .set("queued", true)
                             .set("queue_id", outcome->queue_id)
@@ -217,7 +214,7 @@ ipc::message app::on_status(const ipc::request& req) {
         .set("unresolved_sessions", counts->unresolved_sessions)
         .set("historical_sessions", counts->historical_sessions)
         .set("network", to_string(policy_.network()))
-        .set("sync", policy_.sync_running()                                  ? "running"
+        .set("sync", policy_.sync_running()                                    ? "running"
                      : policy_.resume_armed() || policy_.waiting_for_network() ? "scheduled"
                                                                                : "idle")
         .set("waiting_for_network", policy_.waiting_for_network());
@@ -302,8 +299,7 @@ ipc::message app::on_list_pending(const ipc::request& req) {
 ipc::message app::on_clear_pending(const ipc::request& req) {
     const rapidjson::Value* confirm = req.field("confirm");
     if (confirm && !confirm->IsBool())
-        return req.error(error_code::invalid_field, "\"confirm\" must be true or false",
-                         "confirm");
+        return req.error(error_code::invalid_field, "\"confirm\" must be true or false", "confirm");
     if (!confirm || !confirm->GetBool())
         return req.error(error_code::confirmation_required,
                          "clearing deletes every pending session for good; send "

@@ -11,7 +11,9 @@ namespace {
 
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void key(writer& w, const char* name) { w.Key(name); }
+void key(writer& w, const char* name) {
+    w.Key(name);
+}
 
 void text(writer& w, const char* name, std::string_view value) {
     w.Key(name);
@@ -61,7 +63,9 @@ std::optional<rapidjson::Document> parse_json(const http_answer& a) {
     return doc;
 }
 
-bool is_2xx(unsigned status) { return status >= 200 && status < 300; }
+bool is_2xx(unsigned status) {
+    return status >= 200 && status < 300;
+}
 
 std::string message_of(const http_answer& a) {
     if (auto doc = parse_json(a); doc && doc->IsObject()) {
@@ -116,7 +120,9 @@ std::string by_hash_path(std::string_view book_hash) {
     return "/api/koreader/books/by-hash/" + std::string(book_hash);
 }
 
-std::string book_path(std::int64_t book_id) { return "/api/v1/books/" + std::to_string(book_id); }
+std::string book_path(std::int64_t book_id) {
+    return "/api/v1/books/" + std::to_string(book_id);
+}
 
 std::string duration_formatted(std::int64_t seconds) {
     char out[32];
@@ -244,7 +250,8 @@ lookup classify_lookup(const http_answer& a) {
         out.what = lookup::kind::not_found;
     } else if (is_2xx(a.status)) {
         auto doc = parse_json(a);
-        auto id = doc && doc->IsObject() ? doc->FindMember("id") : rapidjson::Value::MemberIterator{};
+        auto id =
+            doc && doc->IsObject() ? doc->FindMember("id") : rapidjson::Value::MemberIterator{};
         if (!doc || !doc->IsObject() || id == doc->MemberEnd() || !id->value.IsInt64() ||
             id->value.GetInt64() <= 0) {
             // An older server's single-page app answers every unknown path with HTML.
@@ -290,7 +297,9 @@ std::optional<bearer_token> parse_login(const http_answer& a) {
     return token;
 }
 
-bool deletion_done(const http_answer& a) { return is_2xx(a.status) || a.status == 404; }
+bool deletion_done(const http_answer& a) {
+    return is_2xx(a.status) || a.status == 404;
+}
 
 std::string describe(const http_answer& a) {
     std::string out = "HTTP " + std::to_string(a.status);

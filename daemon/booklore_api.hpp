@@ -37,12 +37,12 @@ std::string login_body(std::string_view username, std::string_view password);
 
 /// What an answer to an upload means for the rows it carried.
 enum class upload_outcome {
-    stored,           ///< 2xx with the expected body: move the rows to historical_sessions
-    no_batch_here,    ///< the batch endpoint is missing or refuses us: use single posts
-    auth_refused,     ///< 401/403: stop the run with a clear error
-    book_not_found,   ///< 404 for the book id: forget the id, resolve by hash again
-    rejected,         ///< 400: the server refuses this content; count the attempt
-    retry_later,      ///< 5xx, 429, 503 and other answers: count the attempt
+    stored,          ///< 2xx with the expected body: move the rows to historical_sessions
+    no_batch_here,   ///< the batch endpoint is missing or refuses us: use single posts
+    auth_refused,    ///< 401/403: stop the run with a clear error
+    book_not_found,  ///< 404 for the book id: forget the id, resolve by hash again
+    rejected,        ///< 400: the server refuses this content; count the attempt
+    retry_later,     ///< 5xx, 429, 503 and other answers: count the attempt
 };
 
 struct http_answer {

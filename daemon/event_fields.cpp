@@ -21,7 +21,7 @@ constexpr std::size_t max_event_id_length = 64;
 constexpr std::size_t max_text_length = 4096;
 
 constexpr std::array<std::string_view, 7> book_types = {"PDF",  "EPUB", "CBX",      "FB2",
-                                                         "MOBI", "AZW3", "AUDIOBOOK"};
+                                                        "MOBI", "AZW3", "AUDIOBOOK"};
 
 /// Reads the fields of one request, remembering the first error so that callers can write
 /// straight-line code and check once.
@@ -189,9 +189,9 @@ validated<T> finish(const fields& f, T&& record) {
 
 std::string book_type_for_path(const std::string& file_path) {
     static constexpr std::pair<std::string_view, std::string_view> by_extension[] = {
-        {"pdf", "PDF"},   {"epub", "EPUB"},  {"kepub", "EPUB"},  {"cbz", "CBX"},
-        {"cbr", "CBX"},   {"cb7", "CBX"},    {"fb2", "FB2"},     {"mobi", "MOBI"},
-        {"azw3", "AZW3"}, {"azw", "AZW3"},   {"m4b", "AUDIOBOOK"}, {"m4a", "AUDIOBOOK"},
+        {"pdf", "PDF"},       {"epub", "EPUB"},      {"kepub", "EPUB"},    {"cbz", "CBX"},
+        {"cbr", "CBX"},       {"cb7", "CBX"},        {"fb2", "FB2"},       {"mobi", "MOBI"},
+        {"azw3", "AZW3"},     {"azw", "AZW3"},       {"m4b", "AUDIOBOOK"}, {"m4a", "AUDIOBOOK"},
         {"mp3", "AUDIOBOOK"}, {"opus", "AUDIOBOOK"},
     };
     auto slash = file_path.find_last_of('/');

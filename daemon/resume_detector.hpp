@@ -55,7 +55,7 @@ struct resume_detector_options {
 
 /// Calls a handler when the device wakes from suspend. Single-threaded, like its executor.
 class resume_detector {
-  public:
+public:
     /// `slept` is the time spent suspended (CLOCK_BOOTTIME - CLOCK_MONOTONIC growth).
     using resume_handler = std::function<void(std::chrono::milliseconds slept)>;
 
@@ -79,7 +79,7 @@ class resume_detector {
     std::uint64_t resumes() const { return resumes_; }
     std::uint64_t clock_changes() const { return clock_changes_; }
 
-  private:
+private:
     void fail(const char* what, boost::system::error_code ec);
     bool arm();
     void wait();

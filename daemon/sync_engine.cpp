@@ -41,7 +41,9 @@ net::client_options client_options_for(const config::settings& s) {
     return o;
 }
 
-api::http_answer answer_of(const net::response& r) { return {r.status, r.content_type, r.body}; }
+api::http_answer answer_of(const net::response& r) {
+    return {r.status, r.content_type, r.body};
+}
 
 std::vector<std::int64_t> ids_of(std::span<const storage::pending_session> rows) {
     std::vector<std::int64_t> ids;
@@ -71,9 +73,7 @@ struct sync_engine::run_state {
 
 sync_engine::sync_engine(asio::any_io_executor executor, const config::settings& settings,
                          storage::database& db)
-    : settings_(settings),
-      db_(db),
-      client_(executor, client_options_for(settings)) {}
+    : settings_(settings), db_(db), client_(executor, client_options_for(settings)) {}
 
 asio::awaitable<sync_result> sync_engine::run(progress_fn progress) {
     run_state st;
@@ -113,15 +113,18 @@ void sync_engine::storage_failed(run_state& st, const boost::system::error_code&
 
 asio::awaitable<bool> sync_engine::ensure_token(run_state& st, bool renew) {
     if (!settings_.has_booklore_account()) {
-        stop_run(st, "the server wants a BookLore login; set booklore_username and "
-                     "booklore_password");
+        stop_run(st,
+                 "the server wants a BookLore login; set booklore_username and "
+                 "booklore_password");
         co_return false;
     }
     auto now = std::chrono::system_clock::now();
     if (!renew && token_ && (!token_->expires_at || *token_->expires_at - token_margin > now))
         co_return true;
     token_.reset();
-    net::request login{verb::post, std::string(api::login_path), {},
+    net::request login{verb::post,
+                       std::string(api::login_path),
+                       {},
                        api::login_body(*settings_.booklore_username, *settings_.booklore_password)};
     auto sent = co_await client_.send(std::move(login));
     if (auto* f = std::get_if<net::failure>(&sent)) {
@@ -303,11 +306,12 @@ asio::awaitable<bool> sync_engine::upload_batch(run_state& st, std::int64_t book
                                                 std::span<const storage::pending_session> rows) {
     const std::string& key = *rows.front().batch_key;
     for (;;) {
-        net::request req{verb::post, std::string(api::batch_path),
+        net::request req{verb::post,
+                         std::string(api::batch_path),
                          {{"Idempotency-Key", key}},
                          api::batch_body(book_id, rows.front().book_type, rows)};
-        auto r = co_await call(st, std::move(req),
-                               st.batch_with_bearer ? auth::bearer : auth::koreader);
+        auto r =
+            co_await call(st, std::move(req), st.batch_with_bearer ? auth::bearer : auth::koreader);
         if (!r) {
             if (st.request_reached_server)
                 rows_failed(st, rows, st.transport_error);
@@ -323,8 +327,7 @@ asio::awaitable<bool> sync_engine::upload_batch(run_state& st, std::int64_t book
                 rows_uploaded(st, rows);
                 co_return !st.stopped;
             case api::upload_outcome::no_batch_here:
-                if (r->status == 403 && !st.batch_with_bearer &&
-                    settings_.has_booklore_account()) {
+                if (r->status == 403 && !st.batch_with_bearer && settings_.has_booklore_account()) {
                     // Older forks accept the batch with a BookLore token only.
                     st.batch_with_bearer = true;
                     continue;
@@ -347,20 +350,21 @@ asio::awaitable<bool> sync_engine::upload_batch(run_state& st, std::int64_t book
             case api::upload_outcome::retry_later:
                 rows_failed(st, rows, api::describe(answer_of(*r)));
                 if (r->status == 429 || r->status == 503)
-                    stop_run(st, "the server asked us to wait (" + api::describe(answer_of(*r)) +
-                                     ")");
+                    stop_run(st,
+                             "the server asked us to wait (" + api::describe(answer_of(*r)) + ")");
                 co_return false;
         }
     }
 }
 
-asio::awaitable<bool> sync_engine::upload_singles(
-    run_state& st, std::int64_t book_id, std::span<const storage::pending_session> rows) {
+asio::awaitable<bool> sync_engine::upload_singles(run_state& st, std::int64_t book_id,
+                                                  std::span<const storage::pending_session> rows) {
     bool all_uploaded = true;
     for (std::size_t i = 0; i < rows.size() && !st.stopped;) {
         const auto& row = rows[i];
         auto one = rows.subspan(i, 1);
-        net::request req{verb::post, std::string(api::single_path),
+        net::request req{verb::post,
+                         std::string(api::single_path),
                          {{"Idempotency-Key", *row.batch_key + "-" + std::to_string(row.id)}},
                          api::single_body(book_id, row)};
         auto r = co_await call(st, std::move(req),
@@ -399,8 +403,8 @@ asio::awaitable<bool> sync_engine::upload_singles(
                 rows_failed(st, one, api::describe(answer_of(*r)));
                 all_uploaded = false;
                 if (r->status == 429 || r->status == 503)
-                    stop_run(st, "the server asked us to wait (" + api::describe(answer_of(*r)) +
-                                     ")");
+                    stop_run(st,
+                             "the server asked us to wait (" + api::describe(answer_of(*r)) + ")");
                 break;
         }
         ++i;
@@ -437,7 +441,9 @@ asio::awaitable<void> sync_engine::report_deletions(run_state& st) {
         net::request req;
         auth how = settings_.has_booklore_account() ? auth::bearer : auth::koreader;
         if (settings_.deletion == config::deletion_mode::unshelve) {
-            req = {verb::post, std::string(api::shelves_path), {},
+            req = {verb::post,
+                   std::string(api::shelves_path),
+                   {},
                    api::unshelve_body(*id, *settings_.shelf_id)};
             how = auth::bearer;
         } else {

@@ -48,7 +48,7 @@ private:
                                                 std::span<const storage::pending_session> rows);
     boost::asio::awaitable<void> report_deletions(run_state& st);
     boost::asio::awaitable<std::optional<std::int64_t>> lookup_hash(run_state& st,
-                                                                     const std::string& hash);
+                                                                    const std::string& hash);
 
     /// Sends with the given credentials; renews an expired or refused Bearer token once.
     /// Empty when no answer came (the reason is in `st`).

@@ -39,7 +39,9 @@ trigger_policy::decision trigger_policy::session_queued() {
     return manual_only_ ? decision{} : due(trigger::session_end);
 }
 
-trigger_policy::decision trigger_policy::manual_sync() { return due(trigger::manual); }
+trigger_policy::decision trigger_policy::manual_sync() {
+    return due(trigger::manual);
+}
 
 bool trigger_policy::resumed() {
     if (manual_only_)
@@ -48,7 +50,9 @@ bool trigger_policy::resumed() {
     return true;
 }
 
-void trigger_policy::suspended() { resume_armed_ = false; }
+void trigger_policy::suspended() {
+    resume_armed_ = false;
+}
 
 trigger_policy::decision trigger_policy::resume_delay_elapsed() {
     if (!resume_armed_)

@@ -36,7 +36,9 @@ const char* to_string(error_code code) {
     return "unavailable";
 }
 
-message::message() { doc_.SetObject(); }
+message::message() {
+    doc_.SetObject();
+}
 
 message message::ok() {
     message m;
@@ -73,7 +75,9 @@ message& message::set(std::string_view key, rapidjson::Value&& value) {
     return *this;
 }
 
-message& message::set(std::string_view key, bool value) { return set(key, rapidjson::Value(value)); }
+message& message::set(std::string_view key, bool value) {
+    return set(key, rapidjson::Value(value));
+}
 
 message& message::set(std::string_view key, std::int64_t value) {
     return set(key, rapidjson::Value(static_cast<int64_t>(value)));

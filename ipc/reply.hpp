@@ -40,7 +40,9 @@ public:
     message& set(std::string_view key, int value) { return set(key, std::int64_t{value}); }
     message& set(std::string_view key, double value);
     message& set(std::string_view key, std::string_view value);
-    message& set(std::string_view key, const char* value) { return set(key, std::string_view(value)); }
+    message& set(std::string_view key, const char* value) {
+        return set(key, std::string_view(value));
+    }
     message& set(std::string_view key, std::nullptr_t);
     /// Takes `value` (built with allocator()).
     message& set(std::string_view key, rapidjson::Value&& value);

@@ -25,13 +25,13 @@ std::variant<request, message> parse_request(std::string_view line) {
     rapidjson::Document doc;
     // Invalid UTF-8 is refused here so that nothing stored or echoed is malformed; the
     // iterative parser keeps deeply nested input from exhausting the stack.
-    doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
-        line.data(), line.size());
+    doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(line.data(),
+                                                                                      line.size());
     if (doc.HasParseError())
         return message::error(error_code::invalid_json,
                               std::string("not valid JSON: ") +
-                                  rapidjson::GetParseError_En(doc.GetParseError()) +
-                                  " at byte " + std::to_string(doc.GetErrorOffset()));
+                                  rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
+                                  std::to_string(doc.GetErrorOffset()));
     if (!doc.IsObject())
         return message::error(error_code::invalid_request,
                               "a request must be one JSON object per line");

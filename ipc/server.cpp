@@ -1,5 +1,7 @@
 #include "ipc/server.hpp"
 
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -7,9 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include <grp.h>
 #include <sys/socket.h>
@@ -49,7 +49,8 @@ std::optional<gid_t> group_id(const std::string& name) {
 class connection : public std::enable_shared_from_this<connection> {
 public:
     connection(stream::socket socket, std::uint64_t id)
-        : socket_(std::move(socket)), wake_writer_(socket_.get_executor()),
+        : socket_(std::move(socket)),
+          wake_writer_(socket_.get_executor()),
           idle_deadline_(socket_.get_executor()) {
         context_.id = id;
         wake_writer_.expires_at(asio::steady_timer::time_point::max());
@@ -87,8 +88,8 @@ public:
                 co_await wake_writer_.async_wait(use_tuple);
                 continue;
             }
-            auto [ec, n] = co_await asio::async_write(
-                socket_, asio::buffer(outgoing_.front()), use_tuple);
+            auto [ec, n] =
+                co_await asio::async_write(socket_, asio::buffer(outgoing_.front()), use_tuple);
             if (ec) {
                 close();
                 co_return;
@@ -128,9 +129,9 @@ public:
                 socket_, asio::dynamic_buffer(buffer, max_line), '\n', use_tuple);
             last_activity_ = asio::steady_timer::clock_type::now();
             if (ec == asio::error::not_found) {
-                send(message::error(error_code::too_large,
-                                    "line longer than " + std::to_string(max_line) +
-                                        " bytes; closing the connection")
+                send(message::error(error_code::too_large, "line longer than " +
+                                                               std::to_string(max_line) +
+                                                               " bytes; closing the connection")
                          .line());
                 co_await drain_then_close();
                 co_return;
@@ -160,7 +161,8 @@ public:
             line = (co_await handler(req, context_)).line();
         } catch (const std::exception& e) {
             spdlog::error("ipc_handler_failed type={} error=\"{}\"", req.type(), e.what());
-            line = req.error(error_code::unavailable, "internal error; see the daemon's log").line();
+            line =
+                req.error(error_code::unavailable, "internal error; see the daemon's log").line();
         }
         answering_ = false;
         last_activity_ = asio::steady_timer::clock_type::now();
@@ -212,7 +214,9 @@ private:
 class server::impl : public std::enable_shared_from_this<impl> {
 public:
     impl(asio::any_io_executor executor, server_options options, request_handler handler)
-        : executor_(executor), options_(std::move(options)), handler_(std::move(handler)),
+        : executor_(executor),
+          options_(std::move(options)),
+          handler_(std::move(handler)),
           acceptor_(executor) {}
 
     void start() {
@@ -328,9 +332,9 @@ private:
             auto conn = std::make_shared<connection>(std::move(socket), ++next_id_);
             asio::co_spawn(executor_, conn->writer(), asio::detached);
             if (connections_.size() >= options_.max_connections) {
-                conn->send(message::error(error_code::unavailable,
-                                          "too many connections; try again later")
-                               .line());
+                conn->send(
+                    message::error(error_code::unavailable, "too many connections; try again later")
+                        .line());
                 conn->finish_after_flush();
                 continue;
             }
@@ -352,11 +356,21 @@ private:
 server::server(asio::any_io_executor executor, server_options options, request_handler handler)
     : impl_(std::make_shared<impl>(executor, std::move(options), std::move(handler))) {}
 
-server::~server() { impl_->stop(); }
+server::~server() {
+    impl_->stop();
+}
 
-void server::start() { impl_->start(); }
-void server::stop() { impl_->stop(); }
-void server::broadcast(const message& event) { impl_->broadcast(event); }
-std::size_t server::subscriber_count() const { return impl_->subscriber_count(); }
+void server::start() {
+    impl_->start();
+}
+void server::stop() {
+    impl_->stop();
+}
+void server::broadcast(const message& event) {
+    impl_->broadcast(event);
+}
+std::size_t server::subscriber_count() const {
+    return impl_->subscriber_count();
+}
 
 }  // namespace booklore::ipc

@@ -42,8 +42,7 @@ using request_handler =
 /// The Unix stream socket server of the line protocol. Runs on one executor; not thread-safe.
 class server {
 public:
-    server(boost::asio::any_io_executor executor, server_options options,
-           request_handler handler);
+    server(boost::asio::any_io_executor executor, server_options options, request_handler handler);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

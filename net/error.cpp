@@ -6,7 +6,7 @@ namespace booklore::net {
 namespace {
 
 class category final : public boost::system::error_category {
-  public:
+public:
     const char* name() const noexcept override { return "booklore.net"; }
 
     std::string message(int value) const override {

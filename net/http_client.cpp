@@ -141,7 +141,7 @@ bool response::is_json() const {
 }
 
 class http_client::impl {
-  public:
+public:
     impl(asio::any_io_executor ex, client_options options)
         : ex_(std::move(ex)),
           options_(std::move(options)),
@@ -165,7 +165,7 @@ class http_client::impl {
     const server_url& server() const { return url_; }
     std::size_t connections_opened() const { return connections_opened_; }
 
-  private:
+private:
     struct exchange_result {
         std::optional<wire_response> response;
         error_code ec;

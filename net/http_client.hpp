@@ -97,7 +97,7 @@ using send_result = std::variant<response, failure>;
 ///   redirect to another scheme, host or port is never followed: the 3xx is returned, with
 ///   `location` set, because credentials travel in the headers.
 class http_client {
-  public:
+public:
     /// Throws std::runtime_error for a bad server_url or an unreadable ca_file (configuration
     /// errors), with a message naming the key.
     http_client(boost::asio::any_io_executor executor, client_options options);
@@ -123,7 +123,7 @@ class http_client {
     /// Connections opened so far (TCP connected and, for TLS, handshake done).
     std::size_t connections_opened() const;
 
-  private:
+private:
     class impl;
     std::unique_ptr<impl> impl_;
 };

@@ -39,7 +39,7 @@ std::vector<std::byte> make_dump_request(dump_kind kind, std::uint32_t seq);
 
 /// The kernel's view of links, addresses and default routes, fed with raw rtnetlink datagrams.
 class link_state {
-  public:
+public:
     /// Applies every message of one datagram. `sender_pid` is sockaddr_nl.nl_pid of the sender:
     /// anything not from the kernel (0) is ignored, since any local process may unicast to us.
     feed_result feed(std::span<const std::byte> datagram, std::uint32_t sender_pid);
@@ -58,7 +58,7 @@ class link_state {
     std::size_t address_count() const { return addresses_.size(); }
     std::size_t default_route_count() const { return routes_.size(); }
 
-  private:
+private:
     struct link {
         std::uint32_t flags = 0;
         std::optional<std::uint8_t> operstate;

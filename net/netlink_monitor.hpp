@@ -31,7 +31,7 @@ struct netlink_monitor_options {
 /// Watches rtnetlink and reports debounced changes of "is the network usable" (link_state).
 /// Single-threaded: use it from the thread running its executor.
 class netlink_monitor {
-  public:
+public:
     /// Called once after the start-up dumps, then on each debounced change of the value.
     using change_handler = std::function<void(bool usable)>;
 
@@ -67,7 +67,7 @@ class netlink_monitor {
     /// The decoded table, for status output and tests.
     const link_state& state() const { return state_; }
 
-  private:
+private:
     void fail(const char* what, boost::system::error_code ec);
     void wait_readable();
     void on_readable();

@@ -55,7 +55,7 @@ namespace {
 /// Writes ingest items inside one transaction; statements are prepared on first use and reused
 /// for the rest of the group.
 class ingest_writer {
-  public:
+public:
     ingest_writer(connection& conn, std::string now) : conn_(conn), now_(std::move(now)) {}
 
     boost::system::result<enqueue_result> add(const session_record& r) {
@@ -139,7 +139,7 @@ class ingest_writer {
         return enqueue_result{};
     }
 
-  private:
+private:
     statement* use(std::optional<statement>& slot, std::string_view sql) {
         if (!slot) {
             auto s = conn_.prepare(sql);

@@ -27,7 +27,7 @@ using ingest_item = std::variant<session_record, deletion_record, book_sighting>
 /// change is durably committed (WAL, synchronous=FULL); errors come back as codes from
 /// sqlite_category() (see is_storage_full()).
 class database {
-  public:
+public:
     /// Opens (creating if needed) the file: pragmas, `PRAGMA quick_check`, migrations.
     /// A corrupt or not-a-database file is moved aside with its -wal and -shm and replaced by a
     /// fresh one (see quarantined_to()); the KOReader plugin's file is imported (legacy_import()).
@@ -101,7 +101,7 @@ class database {
     /// after an I/O error, so do not keep the reference.
     connection& raw_connection() { return conn_; }
 
-  private:
+private:
     /// After an I/O error the connection is reopened; after corruption the file is checked
     /// (and quarantined) like at open, before the next operation.
     enum class recovery { none, reconnect, recheck };

@@ -147,7 +147,7 @@ std::string iso_of(const std::string& column) {
 
 /// Picks the legacy column when the table has it, else `fallback`.
 class column_picker {
-  public:
+public:
     explicit column_picker(std::vector<std::string> names) : names_(std::move(names)) {}
     bool has(std::string_view name) const {
         return std::find(names_.begin(), names_.end(), name) != names_.end();
@@ -156,7 +156,7 @@ class column_picker {
         return has(name) ? quote_identifier(name) : std::string(fallback);
     }
 
-  private:
+private:
     std::vector<std::string> names_;
 };
 

@@ -14,7 +14,7 @@ namespace {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
 class sqlite_error_category final : public boost::system::error_category {
-  public:
+public:
     // A fixed id keeps equality working across shared objects (Boost's recommendation).
     constexpr sqlite_error_category() noexcept : error_category(0x5e8a7c3d21f04b19ULL) {}
     const char* name() const noexcept override { return "sqlite"; }

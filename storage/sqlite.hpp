@@ -37,7 +37,7 @@ class statement;
 
 /// An open database handle; closed (sqlite3_close_v2) when destroyed.
 class connection {
-  public:
+public:
     connection() = default;
 
     /// Opens or creates the file with extended result codes on. Nothing else is configured.
@@ -62,7 +62,7 @@ class connection {
     explicit operator bool() const noexcept { return handle_ != nullptr; }
     sqlite3* native() const noexcept { return handle_.get(); }
 
-  private:
+private:
     struct closer {
         void operator()(sqlite3* db) const noexcept;
     };
@@ -74,7 +74,7 @@ class connection {
 /// A prepared statement. Bind errors are remembered and reported by the next step(), so call
 /// sites can bind a row without checking each call.
 class statement {
-  public:
+public:
     statement() = default;
 
     /// Binds parameter `index` (1-based).
@@ -110,7 +110,7 @@ class statement {
     std::optional<double> column_optional_double(int col) const noexcept;
     std::optional<std::string> column_optional_text(int col) const;
 
-  private:
+private:
     friend class connection;
     struct finalizer {
         void operator()(sqlite3_stmt* stmt) const noexcept;
@@ -125,7 +125,7 @@ class statement {
 /// A write transaction begun with BEGIN IMMEDIATE (so no later statement in it sees SQLITE_BUSY).
 /// Rolls back in its destructor unless commit() succeeded; the destructor never throws.
 class transaction {
-  public:
+public:
     static boost::system::result<transaction> begin(connection& conn);
 
     transaction(transaction&& other) noexcept;
@@ -137,7 +137,7 @@ class transaction {
     /// SQLite recommends after FULL, IOERR, BUSY or NOMEM.
     boost::system::error_code commit();
 
-  private:
+private:
     explicit transaction(connection& conn) : conn_(&conn) {}
     connection* conn_ = nullptr;
 };

@@ -138,8 +138,8 @@ public:
         errno = 0;
         long long n = std::strtoll(value.c_str(), &end, 10);
         if (!value.empty() && *end == '\0' && errno == 0) {
-            doc_.AddMember(rapidjson::Value(key, alloc()), rapidjson::Value(static_cast<int64_t>(n)),
-                           alloc());
+            doc_.AddMember(rapidjson::Value(key, alloc()),
+                           rapidjson::Value(static_cast<int64_t>(n)), alloc());
             return;
         }
         double d = std::strtod(value.c_str(), &end);
@@ -224,8 +224,8 @@ struct client {
     bool raw_json = false;
 
     /// Sends one request and prints its reply with `render`; the exit code follows `ok`.
-    int exchange(const request& req, const std::function<std::string(const rapidjson::Value&)>&
-                                         render) {
+    int exchange(const request& req,
+                 const std::function<std::string(const rapidjson::Value&)>& render) {
         connection conn(socket_path);
         conn.send(req.line());
         std::string line = conn.receive(reply_timeout_ms);
@@ -289,8 +289,9 @@ struct client {
     int watch() {
         connection conn(socket_path);
         conn.send(R"({"type":"subscribe"})");
-        if (int rc = print(conn.receive(reply_timeout_ms),
-                           [](const rapidjson::Value&) { return std::string("watching; Ctrl-C stops"); });
+        if (int rc = print(
+                conn.receive(reply_timeout_ms),
+                [](const rapidjson::Value&) { return std::string("watching; Ctrl-C stops"); });
             rc != exit_ok)
             return rc;
         for (;;) {
@@ -432,10 +433,12 @@ int run(int argc, char** argv) {
         for (auto [option, key] : numbers)
             if (auto v = o.get(option))
                 req.set_number_or_text(key, *v);
-        const std::pair<const char*, const char*> texts[] = {
-            {"--file", "file_path"},          {"--title", "title"},
-            {"--type", "book_type"},          {"--start-location", "start_location"},
-            {"--end-location", "end_location"}, {"--event-id", "event_id"}};
+        const std::pair<const char*, const char*> texts[] = {{"--file", "file_path"},
+                                                             {"--title", "title"},
+                                                             {"--type", "book_type"},
+                                                             {"--start-location", "start_location"},
+                                                             {"--end-location", "end_location"},
+                                                             {"--event-id", "event_id"}};
         for (auto [option, key] : texts)
             if (auto v = o.get(option))
                 req.set_text(key, *v);

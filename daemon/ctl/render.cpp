@@ -58,9 +58,9 @@ std::string render_sync_result(const json& r) {
     out << "uploaded " << field(r, "sessions_uploaded") << " sessions, "
         << field(r, "sessions_failed") << " failed, " << field(r, "sessions_unresolved")
         << " waiting for their book on the server; deletions: " << field(r, "deletions_done")
-        << " reported, " << field(r, "deletions_failed") << " failed; still queued: "
-        << field(r, "pending_sessions") << " sessions, " << field(r, "pending_deletions")
-        << " deletions; network " << field(r, "network");
+        << " reported, " << field(r, "deletions_failed")
+        << " failed; still queued: " << field(r, "pending_sessions") << " sessions, "
+        << field(r, "pending_deletions") << " deletions; network " << field(r, "network");
     if (const json* error = member(r, "error"))
         out << "\nstopped: " << text_of(*error);
     return out.str();
@@ -124,8 +124,8 @@ std::string render_pending(const json& r) {
     out << d << " pending deletion" << (d == 1 ? "" : "s") << "\n";
     if (d) {
         char line[512];
-        std::snprintf(line, sizeof line, "%6s  %-40s %8s %6s  %-20s  %s\n", "ID", "FILE",
-                      "BOOK ID", "TRIES", "QUEUED", "LAST ERROR");
+        std::snprintf(line, sizeof line, "%6s  %-40s %8s %6s  %-20s  %s\n", "ID", "FILE", "BOOK ID",
+                      "TRIES", "QUEUED", "LAST ERROR");
         out << line;
         for (const auto& s : deletions->GetArray()) {
             std::snprintf(line, sizeof line, "%6s  %-40s %8s %6s  %-20s  %s\n",

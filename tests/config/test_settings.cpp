@@ -1,16 +1,16 @@
 #include "config/md5.hpp"
 #include "config/settings.hpp"
 
-#include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
-#include <sys/stat.h>
 
 using booklore::config::config_error;
 using booklore::config::parse;
@@ -100,8 +100,10 @@ TEST_CASE("every error names its key", "[unit][config]") {
     CHECK(error_key(with(R"("password_md5":"xyz")")) == "password_md5");
     CHECK(error_key(with(R"("booklore_username":"u")")) == "booklore_password");
     CHECK(error_key(with(R"("socket":")" + std::string(120, 'a') + "\"")) != "<no error>");
-    CHECK(error_key(R"({"server_url":"http://a","server_url":"http://b","database":"/q","socket":"/s"})") ==
-          "server_url");
+    CHECK(
+        error_key(
+            R"({"server_url":"http://a","server_url":"http://b","database":"/q","socket":"/s"})") ==
+        "server_url");
     CHECK(error_key("{not json") == "");
     CHECK(error_key("[1,2]") == "");
 }

@@ -1,7 +1,7 @@
 #include "daemon/booklore_api.hpp"
 
-#include <catch2/catch.hpp>
 #include <rapidjson/document.h>
+#include <catch2/catch.hpp>
 
 using namespace booklore::syncd::booklore_api;
 using booklore::storage::pending_session;
@@ -61,7 +61,8 @@ TEST_CASE("single, unshelve and login bodies", "[unit][api]") {
     d.Parse(single_body(7, make_session(1)).c_str());
     CHECK(d["bookId"].GetInt() == 7);
     CHECK(std::string(d["bookType"].GetString()) == "PDF");
-    CHECK(unshelve_body(42, 7) == R"({"bookIds":[42],"shelvesToAssign":[],"shelvesToUnassign":[7]})");
+    CHECK(unshelve_body(42, 7) ==
+          R"({"bookIds":[42],"shelvesToAssign":[],"shelvesToUnassign":[7]})");
     CHECK(login_body("u\"", "p") == R"({"username":"u\"","password":"p"})");
     CHECK(by_hash_path("abc") == "/api/koreader/books/by-hash/abc");
     CHECK(book_path(5) == "/api/v1/books/5");
@@ -135,8 +136,9 @@ TEST_CASE("deletion answers and descriptions", "[unit][api]") {
     CHECK(deletion_done(json_answer(404, "")));
     CHECK_FALSE(deletion_done(json_answer(500, "")));
     CHECK_FALSE(deletion_done(json_answer(401, "")));
-    CHECK(describe(json_answer(500, R"({"status":500,"message":"An unexpected error occurred."})")) ==
-          "HTTP 500: An unexpected error occurred.");
+    CHECK(
+        describe(json_answer(500, R"({"status":500,"message":"An unexpected error occurred."})")) ==
+        "HTTP 500: An unexpected error occurred.");
     CHECK(describe({200, "text/html", "<html>"}) == "HTTP 200: an HTML page instead of JSON");
     CHECK(describe({502, "", ""}) == "HTTP 502");
 }

@@ -33,8 +33,9 @@ std::string bad_field(const std::string& text) {
 }  // namespace
 
 TEST_CASE("a valid session is normalised", "[unit][fields]") {
-    auto doc = json(with(R"J("file_path":"/b/x.Azw","start_location":12,"end_location":"cfi(/6)",)J"
-                         R"J("start_progress":0,"end_progress":100,"book_id":null,"event_id":"e1")J"));
+    auto doc =
+        json(with(R"J("file_path":"/b/x.Azw","start_location":12,"end_location":"cfi(/6)",)J"
+                  R"J("start_progress":0,"end_progress":100,"book_id":null,"event_id":"e1")J"));
     auto r = parse_session_end(doc);
     REQUIRE(std::holds_alternative<booklore::storage::session_record>(r));
     auto& s = std::get<booklore::storage::session_record>(r);
@@ -95,7 +96,8 @@ TEST_CASE("every session field is checked", "[unit][fields]") {
 }
 
 TEST_CASE("deletions and openings are checked", "[unit][fields]") {
-    auto ok = json(R"({"file_path":"/b.epub","book_hash":"0123456789abcdef0123456789ABCDEF","book_id":4})");
+    auto ok = json(
+        R"({"file_path":"/b.epub","book_hash":"0123456789abcdef0123456789ABCDEF","book_id":4})");
     auto d = parse_book_deleted(ok);
     REQUIRE(std::holds_alternative<booklore::storage::deletion_record>(d));
     CHECK(*std::get<booklore::storage::deletion_record>(d).book_hash ==

@@ -19,7 +19,7 @@ namespace {
 
 // A datagram socket standing in for systemd's notify socket.
 class fake_manager {
-  public:
+public:
     /// `name` starting with '@' binds in the abstract namespace, otherwise it is a path.
     explicit fake_manager(const std::string& name) {
         fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -49,7 +49,7 @@ class fake_manager {
         return std::string(buf, static_cast<std::size_t>(n));
     }
 
-  private:
+private:
     int fd_ = -1;
 };
 

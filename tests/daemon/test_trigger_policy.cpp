@@ -40,8 +40,7 @@ TEST_CASE("resume arms a delayed sync; suspend cancels it", "[unit][triggers]") 
     CHECK_FALSE(p.resumed());
 }
 
-TEST_CASE("a down network prompts once per trigger and waits for network-up",
-          "[unit][triggers]") {
+TEST_CASE("a down network prompts once per trigger and waits for network-up", "[unit][triggers]") {
     trigger_policy p;
     p.network_changed(network_state::down);
     auto d = p.session_queued();
@@ -72,8 +71,7 @@ TEST_CASE("network-up with nothing waiting does nothing", "[unit][triggers]") {
     CHECK_FALSE(p.network_changed(network_state::unknown).start_sync);
 }
 
-TEST_CASE("a wake sync that could not reach the server waits for the network",
-          "[unit][triggers]") {
+TEST_CASE("a wake sync that could not reach the server waits for the network", "[unit][triggers]") {
     trigger_policy p;
     REQUIRE(p.resumed());
     REQUIRE(p.resume_delay_elapsed().start_sync);

@@ -47,7 +47,7 @@ std::string http_response(unsigned status, std::string_view body = "",
 /// An HTTP/1.1 server on loopback for the client tests, running on the test's io_context.
 /// It parses requests itself (no Beast), so the client is not checked against its own parser.
 class test_server {
-  public:
+public:
     /// Listens on `address`:0; speaks TLS with `identity` when given.
     explicit test_server(boost::asio::io_context& ioc,
                          std::optional<pem_identity> identity = std::nullopt,
@@ -73,7 +73,7 @@ class test_server {
     /// Shared with the connection coroutines, which may outlive the server object.
     struct state;
 
-  private:
+private:
     std::shared_ptr<state> state_;
 };
 

@@ -15,7 +15,7 @@ struct pem_identity {
 
 /// A throw-away CA for tests (P-256 keys, generated in memory with OpenSSL's C API).
 class test_ca {
-  public:
+public:
     explicit test_ca(const std::string& name);
     ~test_ca();
     test_ca(const test_ca&) = delete;
@@ -29,14 +29,14 @@ class test_ca {
                        std::chrono::seconds not_before = std::chrono::hours(-1),
                        std::chrono::seconds not_after = std::chrono::hours(24)) const;
 
-  private:
+private:
     struct state;
     std::unique_ptr<state> state_;
 };
 
 /// A fresh directory under the system temp dir, removed with its contents on destruction.
 class temp_dir {
-  public:
+public:
     temp_dir();
     ~temp_dir();
     temp_dir(const temp_dir&) = delete;
@@ -46,7 +46,7 @@ class temp_dir {
     /// Writes `contents` to path()/name and returns the full path.
     std::filesystem::path write(const std::string& name, const std::string& contents) const;
 
-  private:
+private:
     std::filesystem::path path_;
 };
 

@@ -29,7 +29,7 @@ using bytes = std::vector<std::byte>;
 // Builds one rtnetlink message the way the kernel lays it out: nlmsghdr, the family header, then
 // 4-byte aligned rtattrs.
 class message {
-  public:
+public:
     explicit message(std::uint16_t type, std::uint16_t flags = 0, std::uint32_t seq = 0) {
         nlmsghdr h{};
         h.nlmsg_type = type;
@@ -67,7 +67,7 @@ class message {
         return out;
     }
 
-  private:
+private:
     void put(const void* p, std::size_t n) {
         // resize + memcpy rather than insert: GCC 12 -O2 misreports insert into an empty vector.
         const std::size_t at = data_.size();

@@ -6,7 +6,7 @@
 namespace booklore::storage::test {
 
 class fault_vfs {
-  public:
+public:
     fault_vfs();
     ~fault_vfs();
     fault_vfs(const fault_vfs&) = delete;

@@ -12,7 +12,7 @@ namespace booklore::storage::test {
 
 /// A fresh directory under $TMPDIR (or /tmp), removed with everything in it at scope exit.
 class temp_dir {
-  public:
+public:
     temp_dir();
     ~temp_dir();
     temp_dir(const temp_dir&) = delete;
@@ -21,7 +21,7 @@ class temp_dir {
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path file(const std::string& name) const { return path_ / name; }
 
-  private:
+private:
     std::filesystem::path path_;
 };
 

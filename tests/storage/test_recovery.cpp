@@ -17,7 +17,7 @@ namespace {
 
 /// Routes spdlog's default logger into a string for the test's lifetime.
 class log_capture {
-  public:
+public:
     log_capture() : previous_(spdlog::default_logger()) {
         auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out_);
         auto logger = std::make_shared<spdlog::logger>("capture", sink);
@@ -27,7 +27,7 @@ class log_capture {
     ~log_capture() { spdlog::set_default_logger(previous_); }
     std::string text() const { return out_.str(); }
 
-  private:
+private:
     std::ostringstream out_;
     std::shared_ptr<spdlog::logger> previous_;
 };
