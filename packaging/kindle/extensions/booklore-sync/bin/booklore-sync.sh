@@ -40,6 +40,8 @@ show() {
 }
 
 # Copies the programs, the CA bundle and a config.json (mode 600) from the extension folder.
+# KOReader's plugin runs "start" when KOReader starts and the daemon does not answer, so
+# unpacking the archive and restarting KOReader is enough.
 install_files() {
     mkdir -p "$BOOKLORE_HOME/bin" || return 1
     for f in booklore-syncd booklore-syncctl; do
@@ -60,6 +62,11 @@ install_files() {
             rm -f "$BOOKLORE_EXT/config.json"
             echo "imported into $BOOKLORE_CONFIG on $(date)" >"$BOOKLORE_EXT/config.json.imported"
         fi
+    fi
+    # Otherwise the packaged one, which names only the database and the socket; the server and
+    # the accounts are set from KOReader and kept in the database.
+    if [ ! -f "$BOOKLORE_CONFIG" ] && [ -f "$BOOKLORE_EXT/config.default.json" ]; then
+        (umask 077 && cat "$BOOKLORE_EXT/config.default.json" >"$BOOKLORE_CONFIG")
     fi
 }
 
