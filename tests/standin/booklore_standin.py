@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """BookLore stand-in server for tests, the demo and benchmarks (stdlib only).
 
-HTTP/1.1 with keep-alive (one thread per connection), optional TLS, profiles A / B / B0 of
+HTTP/1.1 with keep-alive (one thread per connection), optional TLS, profiles G / A / W / B / B0 of
 /work/shared/reference/server-contract.md, fault switches, and a control API under /__standin/.
 Run with --help for the options. Credentials and tokens never reach the log or stderr.
 """
@@ -26,6 +26,7 @@ from standin_app import App  # noqa: E402
 from standin_control import (Control, ControlError, apply_book, parse_shelves,  # noqa: E402
                              server_context)
 from standin_model import BOOK_TYPES  # noqa: E402
+from standin_profiles import NAMES  # noqa: E402
 
 MAX_BODY = 64 * 1024 * 1024
 
@@ -172,6 +173,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _fault_reply(rule, req):
         if rule.html:
             return h.html_page()
+        if rule.proxy_404:
+            return h.proxy_404()
         headers = [("Retry-After", str(rule.retry_after))] if rule.retry_after is not None else None
         return h.status_response(rule.status, req.path, rule.message, headers)
 
@@ -237,20 +240,24 @@ class StandinServer(http.server.ThreadingHTTPServer):
 
 
 def book_arg(text):
-    """ID:HASH[:TITLE[:TYPE]]"""
-    parts = text.split(":", 3)
+    """ID:HASH[:TITLE[:TYPE[:ISBN13[:ISBN10]]]]"""
+    parts = text.split(":", 5)
     if len(parts) < 2 or not parts[1]:
-        raise argparse.ArgumentTypeError("expected ID:HASH[:TITLE[:TYPE]]")
+        raise argparse.ArgumentTypeError("expected ID:HASH[:TITLE[:TYPE[:ISBN13[:ISBN10]]]]")
     try:
         book_id = int(parts[0])
     except ValueError:
         raise argparse.ArgumentTypeError("book id must be an integer") from None
     title = parts[2] if len(parts) > 2 and parts[2] else None
-    book_type = parts[3] if len(parts) > 3 else None
+    book_type = parts[3] if len(parts) > 3 and parts[3] else None
     if book_type is not None and book_type not in BOOK_TYPES:
         raise argparse.ArgumentTypeError("book type must be one of "
                                          + ", ".join(sorted(BOOK_TYPES)))
-    return {"id": book_id, "hash": parts[1], "title": title, "bookType": book_type}
+    spec = {"id": book_id, "hash": parts[1], "title": title, "bookType": book_type}
+    for index, key in ((4, "isbn13"), (5, "isbn10")):
+        if len(parts) > index and parts[index]:
+            spec[key] = parts[index]
+    return spec
 
 
 def shelf_arg(text):
@@ -267,19 +274,20 @@ def parse_args(argv):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port-file", help="write the bound port here once listening")
-    parser.add_argument("--profile", choices=("A", "B", "B0"), default="B")
+    parser.add_argument("--profile", choices=NAMES, default="B")
     parser.add_argument("--tls-cert", help="PEM certificate (chain); HTTPS when given")
     parser.add_argument("--tls-key", help="PEM private key")
     parser.add_argument("--ko-user", default="kouser")
     parser.add_argument("--ko-password", default="kopass")
     parser.add_argument("--bl-user", default="bluser")
     parser.add_argument("--bl-password", default="blpass")
-    parser.add_argument("--token-ttl", type=int, default=36000, help="access token lifetime, s")
+    parser.add_argument("--token-ttl", type=int, default=None,
+                        help="access token lifetime, s (default: the profile's own)")
     parser.add_argument("--seed-delete", action="store_true",
                         help="implement the seed's DELETE /api/v1/books/{id}")
     parser.add_argument("--delay-ms", type=int, default=0, help="added to every API request")
     parser.add_argument("--book", type=book_arg, action="append", default=[],
-                        metavar="ID:HASH[:TITLE[:TYPE]]")
+                        metavar="ID:HASH[:TITLE[:TYPE[:ISBN13[:ISBN10]]]]")
     parser.add_argument("--shelf", type=shelf_arg, action="append", default=[],
                         metavar="ID[:NAME]")
     parser.add_argument("--idle-timeout", type=float, default=60.0,
@@ -307,7 +315,7 @@ def main(argv=None):
         for spec in args.book:
             apply_book(app, spec)
     app.shelves = parse_shelves(args.shelf)
-    app.initial_config = app.config_json()
+    app.remember_initial_config()
 
     if args.tls_cert:
         try:

@@ -57,7 +57,8 @@ class Standin:
                  seed_delete=False, delay_ms=0, tls_cert=None, tls_key=None, ca_file=None,
                  log=None, host="127.0.0.1", port=0, idle_timeout=None, extra_args=(),
                  start_timeout=10.0):
-        """books: (id, hash[, title[, bookType]]) tuples or {"id","hash",...} dicts;
+        """books: (id, hash[, title[, bookType]]) tuples or {"id","hash",...,"isbn13","isbn10"}
+        dicts; profile: G, A, W, B or B0; token_ttl None: the profile's own lifetime;
         shelves: ids or (id, name) pairs owned by the BookLore user. port=0 picks a free
         port; pass an old server's port to restart on it (refused connections in between)."""
         self.profile = profile
@@ -97,7 +98,8 @@ class Standin:
             if ":" in str(book.get("title") or ""):
                 self._late_books.append(book)  # the CLI form cannot carry a colon in a title
                 continue
-            parts = [book["id"], book["hash"], book.get("title") or "", book.get("bookType") or ""]
+            parts = [book["id"], book["hash"], book.get("title") or "", book.get("bookType") or "",
+                     book.get("isbn13") or "", book.get("isbn10") or ""]
             args += ["--book", ":".join(str(part) for part in parts).rstrip(":")]
         for shelf in shelves:
             args += ["--shelf", ":".join(str(p) for p in shelf) if isinstance(shelf, tuple)
@@ -259,7 +261,7 @@ class Standin:
 
     def add_book(self, book_id, book_hash=None, title=None, book_type=None, **extra):
         """Add a book or change one (e.g. a new current hash); extra: initialHash, authors,
-        accessible, deleted, remove."""
+        accessible, deleted, remove, isbn10, isbn13."""
         spec = {"id": book_id}
         if book_hash is not None:
             spec["hash"] = book_hash
@@ -289,8 +291,8 @@ class Standin:
         return reply
 
     def config(self, **values):
-        """profile, delay_ms, seed_delete, token_ttl, ko_linked, ko_user, ko_password, bl_user,
-        bl_password, shelves, invalidate_tokens."""
+        """profile, delay_ms, seed_delete, token_ttl, dedupe, ko_linked, ko_user, ko_password,
+        bl_user, bl_password, shelves, invalidate_tokens."""
         if "ko_user" in values:
             self.ko_user = values["ko_user"]
         if "ko_password" in values:

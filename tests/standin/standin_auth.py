@@ -10,7 +10,6 @@ import hmac
 import json
 import os
 
-ACCESS_TTL_DEFAULT = 36000  # 10 h, JwtUtils
 REFRESH_TTL = 30 * 24 * 3600  # 30 days
 RATE_LIMIT = 5  # failures before 429 (AuthRateLimitService)
 RATE_WINDOW = 15 * 60  # Caffeine expireAfterWrite, counted from the first failure
@@ -50,6 +49,10 @@ class FailureCounter:
         else:
             entry[1] += 1
 
+    def locked_keys(self, now):
+        """Keys that a new attempt would find over the limit (the account is locked)."""
+        return sorted(key for key in list(self._entries) if self.blocked(key, now))
+
     def clear(self, key=None):
         if key is None:
             self._entries.clear()
@@ -63,13 +66,13 @@ class Accounts:
     Not thread-safe by itself: the app calls it under its state lock.
     """
 
-    def __init__(self, ko_user, ko_password, bl_user, bl_password, token_ttl=ACCESS_TTL_DEFAULT):
+    def __init__(self, ko_user, ko_password, bl_user, bl_password, token_ttl=None):
         self.ko_user = ko_user
         self.ko_key = md5_hex(ko_password)
         self.bl_user = bl_user
         self.bl_password = bl_password
         self.user_id = 1
-        self.token_ttl = token_ttl
+        self.token_ttl = token_ttl  # None: the profile's own lifetime
         self.ko_linked = True
         self._secret = os.urandom(32)
         self._refresh = {}  # refresh token -> revoked flag
@@ -97,22 +100,26 @@ class Accounts:
         signature = hmac.new(self._secret, signing_input, hashlib.sha256).digest()
         return header + "." + payload + "." + _b64url(signature)
 
-    def access_token(self, now, ttl=None):
-        ttl = self.token_ttl if ttl is None else ttl
+    def access_token(self, now, ttl, issuer=None):
         claims = {"sub": self.bl_user, "userId": self.user_id, "isDefaultPassword": False,
                   "iat": int(now), "exp": int(now + ttl)}
+        if issuer:
+            claims["iss"] = issuer
         return self._sign(claims)
 
-    def refresh_token(self, now):
+    def refresh_token(self, now, issuer=None):
         # jti keeps two tokens issued in the same second distinct, so rotation is observable.
         claims = {"sub": self.bl_user, "userId": self.user_id, "iat": int(now),
                   "exp": int(now + REFRESH_TTL), "jti": _b64url(os.urandom(12))}
+        if issuer:
+            claims["iss"] = issuer
         token = self._sign(claims)
         self._refresh[token] = False
         return token
 
-    def verify(self, token, now):
-        """Claims of a well-signed, unexpired token for the current user, else None."""
+    def verify(self, token, now, skew=0):
+        """Claims of a well-signed token for the current user that expired no more than `skew`
+        seconds ago (Nimbus allows 60 s in G), else None."""
         parts = token.split(".")
         if len(parts) != 3:
             return None
@@ -128,17 +135,15 @@ class Accounts:
         if not isinstance(claims, dict):
             return None
         exp = claims.get("exp")
-        if not isinstance(exp, (int, float)) or exp <= now:
+        if not isinstance(exp, (int, float)) or exp + skew <= now:
             return None
         if claims.get("sub") != self.bl_user:
             return None  # "names a user that no longer exists"
         return claims
 
     def use_refresh(self, token, now):
-        """Rotate a refresh token: returns None on success, else the 400 message."""
-        if token not in self._refresh:
-            return "Refresh token not found"
-        if self._refresh[token] or self.verify(token, now) is None:
-            return "Invalid or expired refresh token"
+        """Rotate a refresh token: True when it was known, unrevoked and valid (now revoked)."""
+        if token not in self._refresh or self._refresh[token] or self.verify(token, now) is None:
+            return False
         self._refresh[token] = True
-        return None
+        return True

@@ -9,14 +9,15 @@ import ssl
 import time
 
 import standin_http as h
-from standin_app import PROFILES, Book
+from standin_books import Book
 from standin_faults import FaultError
 from standin_model import BOOK_TYPES
+from standin_profiles import PROFILES
 
 BOOK_KEYS = ("id", "hash", "title", "bookType", "initialHash", "authors", "accessible",
-             "deleted", "remove")
-CONFIG_KEYS = ("profile", "delay_ms", "seed_delete", "token_ttl", "ko_linked", "ko_user",
-               "ko_password", "bl_user", "bl_password", "shelves", "invalidate_tokens",
+             "deleted", "remove", "isbn10", "isbn13")
+CONFIG_KEYS = ("profile", "delay_ms", "seed_delete", "token_ttl", "dedupe", "ko_linked",
+               "ko_user", "ko_password", "bl_user", "bl_password", "shelves", "invalidate_tokens",
                "tls_cert", "tls_key")
 STATE_LISTS = ("sessions", "requests", "deletions", "shelf_changes", "bulk_deletes", "logins")
 
@@ -97,6 +98,9 @@ def apply_book(app, spec):
         book.accessible = bool(spec["accessible"])
     if "deleted" in spec:
         book.deleted = bool(spec["deleted"])
+    for key in ("isbn10", "isbn13"):
+        if key in spec:
+            setattr(book, key, spec[key] or None)  # "" or null removes it
     return book
 
 
@@ -192,13 +196,15 @@ class Control:
             app.ssl_context = server_context(body["tls_cert"], body["tls_key"])
         with app.lock:
             if "profile" in body:
-                app.profile = body["profile"]
+                app.facts = PROFILES[body["profile"]]
             if "delay_ms" in body:
                 app.delay_ms = _int(body, "delay_ms", 0)
             if "seed_delete" in body:
                 app.seed_delete = bool(body["seed_delete"])
-            if "token_ttl" in body:
-                acc.token_ttl = _int(body, "token_ttl")
+            if "token_ttl" in body:  # null: the profile's own lifetime
+                acc.token_ttl = None if body["token_ttl"] is None else _int(body, "token_ttl")
+            if "dedupe" in body:
+                app.dedupe = bool(body["dedupe"])
             if "ko_linked" in body:
                 acc.ko_linked = bool(body["ko_linked"])
             if "ko_user" in body:
@@ -221,8 +227,9 @@ class Control:
         now = time.time()
         app = self.app
         with app.lock:
-            ttl = _int(body, "ttl") if "ttl" in body else None
-            tokens = {"accessToken": app.accounts.access_token(now, ttl)}
+            ttl = _int(body, "ttl") if "ttl" in body else app.token_ttl()
+            issuer = app.issuer()
+            tokens = {"accessToken": app.accounts.access_token(now, ttl, issuer)}
             if body.get("refresh"):
-                tokens["refreshToken"] = app.accounts.refresh_token(now)
+                tokens["refreshToken"] = app.accounts.refresh_token(now, issuer)
         return h.json_response(200, tokens)

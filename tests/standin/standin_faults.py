@@ -7,8 +7,8 @@ concurrent requests never both consume the last use of a rule.
 
 import threading
 
-EFFECT_KEYS = ("status", "html", "retry_after", "drop_after_commit", "hang_ms", "close_before",
-               "delay_ms")
+EFFECT_KEYS = ("status", "html", "proxy_404", "retry_after", "drop_after_commit", "hang_ms",
+               "close_before", "delay_ms")
 RULE_KEYS = EFFECT_KEYS + ("path_prefix", "method", "count", "message", "rst")
 
 
@@ -27,6 +27,7 @@ def _number(spec, key, minimum=0):
 
 class FaultRule:
     __slots__ = ("path_prefix", "method", "remaining", "hits", "status", "message", "html",
+                 "proxy_404",
                  "retry_after", "drop_after_commit", "rst", "hang_ms", "close_before", "delay_ms",
                  "name")
 
@@ -48,6 +49,7 @@ class FaultRule:
         self.status = None if status is None else int(status)
         self.message = spec.get("message")
         self.html = bool(spec.get("html"))
+        self.proxy_404 = bool(spec.get("proxy_404"))
         retry_after = spec.get("retry_after")
         if retry_after is not None and not isinstance(retry_after, (int, str)):
             raise FaultError("retry_after must be seconds (integer) or an HTTP-date string")
@@ -70,12 +72,13 @@ class FaultRule:
 
     def replaces_reply(self):
         """True when the rule answers by itself, without doing the real work."""
-        return self.html or self.status is not None
+        return self.html or self.proxy_404 or self.status is not None
 
     def to_json(self):
         return {"name": self.name, "path_prefix": self.path_prefix, "method": self.method,
                 "remaining": self.remaining, "hits": self.hits, "status": self.status,
-                "message": self.message, "html": self.html, "retry_after": self.retry_after,
+                "message": self.message, "html": self.html, "proxy_404": self.proxy_404,
+                "retry_after": self.retry_after,
                 "drop_after_commit": self.drop_after_commit, "close_before": self.close_before,
                 "rst": self.rst, "hang_ms": self.hang_ms, "delay_ms": self.delay_ms}
 

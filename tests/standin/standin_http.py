@@ -24,6 +24,11 @@ SPA_PAGE = (b'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\
             b'<script src="polyfills.js" type="module"></script>\n'
             b'<script src="main.js" type="module"></script>\n</body>\n</html>\n')
 
+# What a reverse proxy (nginx) answers for a path it does not route: not the server's JSON.
+PROXY_404 = (b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
+             b"<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n"
+             b"</body>\r\n</html>\r\n")
+
 _DEFAULT_MESSAGES = {400: MALFORMED, 404: "Resource not found", 409: "Conflict",
                      429: "Too many requests", 500: UNEXPECTED}
 
@@ -63,6 +68,10 @@ class Response:
         self.headers = headers or []
 
 
+class Unexpected(Exception):
+    """Anything the catch-all handler turns into 500 "An unexpected error occurred."."""
+
+
 class ApiError(Exception):
     """An error the app answers with an ErrorResponse body."""
 
@@ -93,15 +102,28 @@ def error_response(status, message, details=None, headers=None):
     return json_response(status, body, headers)
 
 
+def paged(content, page, size, total):
+    """A Page serialised VIA_DTO (G:config/WebMvcConfig.java:23): content plus page metadata."""
+    return {"content": content, "page": {"size": size, "number": page, "totalElements": total,
+                                         "totalPages": (total + size - 1) // size}}
+
+
 def spring_error(status, path):
-    """Spring Boot's /error body, used by the default 403 entry point."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    """Spring Boot's /error body: G's 401 (a live Grimmory answered
+    {"timestamp":"2026-07-07T09:00:52.066Z","status":401,"error":"Unauthorized","path":...})
+    and the default 403 entry point of the others."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] \
+        + "Z"
     return json_response(status, {"timestamp": stamp, "status": status,
                                   "error": http.HTTPStatus(status).phrase, "path": path})
 
 
 def html_page():
     return Response(200, SPA_PAGE, "text/html;charset=UTF-8")
+
+
+def proxy_404():
+    return Response(404, PROXY_404, "text/html")
 
 
 def status_response(status, path, message=None, headers=None):
