@@ -304,6 +304,9 @@ def test_fork_search_scores_an_exact_isbn_1(server):
     assert [(r["id"], r["matchScore"]) for r in exact if r["matchScore"] == 1.0] == [(43, 1.0)]
     none = server.request("GET", "/api/v1/books/search", bearer=bearer)
     assert none.status == 400
+    server.config(profile="B")  # B asks the database for the exact ISBN only
+    found = server.request("GET", "/api/v1/books/search?isbn=" + ISBN10, bearer=bearer).json()
+    assert found == [{"id": BOOK, "title": "Dune", "hash": HASH, "matchScore": 1.0}]
     server.config(profile="A")
     assert server.request("GET", "/api/v1/app/books", bearer=bearer).body.startswith(b"<!doc")
 

@@ -71,6 +71,14 @@ def isbn_score(book, query):
     return best / most if most else 0.0
 
 
+def exact_isbn_score(book, query):
+    """B's JPQL: REPLACE(REPLACE(isbn, '-', ''), ' ', '') = the query without non-[0-9X]."""
+    wanted = _clean_isbn(query).lower()
+    stored = [isbn.replace("-", "").replace(" ", "").lower()
+              for isbn in (book.isbn13, book.isbn10) if isbn is not None]  # NULL never equals
+    return 1.0 if wanted in stored else 0.0
+
+
 class BookEndpoints:
     """Mixed into App: uses its lock, books, shelves, facts and helpers."""
 
@@ -165,19 +173,21 @@ class BookEndpoints:
                                      "hasNext": page < pages - 1, "hasPrevious": page > 0})
 
     def get_books_search(self, req):
-        """W, B, B0: GET /api/v1/books/search?title=&isbn= (W:controller/BookController.java
-        :75-82, W:service/book/BookService.java:533-624): a fuzzy score, best first, at most
-        50, without ISBNs in the answer; an exact ISBN scores 1.0. Title scoring is not
-        modelled: a title-only search answers []."""
+        """W, B, B0: GET /api/v1/books/search?title=&isbn=, answered without ISBNs. W and B0
+        (W:controller/BookController.java:75-82, W:service/book/BookService.java:533-624): a
+        fuzzy score, best first, at most 50; an exact ISBN scores 1.0. B: only books whose
+        ISBN-13 or ISBN-10 (without '-' and ' ') equals the query, each 1.0. Title scoring is
+        not modelled: without ISBN matches the answer is []."""
         isbn = req.query.get("isbn", [None])[0]
         if isbn is None and req.query.get("title") is None:
             raise h.ApiError(400, "At least one search parameter (title or isbn) must be provided")
+        score = isbn_score if self.facts.book_search == "fuzzy" else exact_isbn_score
         with self.lock:
-            scored = [(isbn_score(b, isbn) if isbn is not None else 0.0, b)
+            scored = [(score(b, isbn) if isbn is not None else 0.0, b)
                       for b in self._listed_books()]
         results = [{"id": b.id, "title": b.title, "hash": b.hash, "matchScore": score}
                    for score, b in sorted(scored, key=lambda pair: -pair[0]) if score > 0.0]
-        return h.json_response(200, results[:50])
+        return h.json_response(200, results[:50] if score is isbn_score else results)
 
     def get_book(self, req, book_text):
         book_id = self.path_long(book_text, "bookId", "long")

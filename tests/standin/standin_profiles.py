@@ -60,7 +60,9 @@ class Profile:
         self.token_ttl = facts.get("token_ttl", 36000)  # JwtUtils accessTokenExpirationMs / 1000
         self.clock_skew = facts.get("clock_skew", 0)
         self.limit_by_user = facts.get("limit_by_user", True)
-        self.book_search = facts.get("book_search", False)
+        # GET /api/v1/books/search: "fuzzy" (W, B0) or "exact" (B: an ISBN query in the DB,
+        # B:service/book/BookService.java:545-568, B:repository/BookRepository.java:105-111).
+        self.book_search = facts.get("book_search")
         self.app_books = facts.get("app_books", False)
 
     def chain(self, method, path):
@@ -113,10 +115,10 @@ PROFILES = {
                  login_answer="G", token_ttl=7200, clock_skew=60, app_books=True),
     "A": Profile("A"),
     "W": Profile("W", batch=True, batch_location_check=True, by_hash=True, book_access=403,
-                 sessions_max=10000, type_mismatch_400=True, book_search=True),
+                 sessions_max=10000, type_mismatch_400=True, book_search="fuzzy"),
     "B": Profile("B", batch=True, batch_max=1000, batch_location_check=True, by_hash=True,
-                 book_access=404, book_search=True),
+                 book_access=404, book_search="exact"),
     "B0": Profile("B0", jwt="lenient", servlet_jwt=False, batch=True, by_hash=True,
-                  sessions_max=None, limit_by_user=False, book_search=True),
+                  sessions_max=None, limit_by_user=False, book_search="fuzzy"),
 }
 NAMES = tuple(PROFILES)
