@@ -138,29 +138,31 @@ class App(SessionEndpoints, BookEndpoints, LoginEndpoints):
             self.log_file.write(line)
             self.log_file.flush()
 
-    def _tallies(self, now):
-        """Counts a test asserts on; the caller holds the lock."""
-        per_book = collections.Counter(row[1] for row in self.sessions)
-        copies = collections.Counter(session_key(row) for row in self.sessions)
+    @staticmethod
+    def _tallies(lists, lock, deduplicated):
+        """Counts a test asserts on, from copies of the lists (computed outside the lock)."""
+        per_book = collections.Counter(row[1] for row in lists["sessions"])
+        copies = collections.Counter(session_key(row) for row in lists["sessions"])
         duplicates = collections.Counter()
         for key, count in copies.items():
             if count > 1:
                 duplicates[key[0]] += count - 1
-        routes = collections.Counter("%s %s" % (r[0], r[1]) for r in self.requests)
-        logins = [e for e in self.logins if e.get("kind") == "login"]
-        locked = self.accounts.login_failures.locked_keys(now)
+        routes = collections.Counter("%s %s" % (r[0], r[1]) for r in lists["requests"])
+        logins = [e for e in lists["logins"] if e.get("kind") == "login"]
+        locked, tripped = lock
         return {
             "sessions_per_book": {str(k): v for k, v in sorted(per_book.items())},
             "duplicates_per_book": {str(k): v for k, v in sorted(duplicates.items())},
-            "duplicates": sum(duplicates.values()), "deduplicated": self.deduplicated,
+            "duplicates": sum(duplicates.values()), "deduplicated": deduplicated,
             "requests_per_route": dict(sorted(routes.items())),
             "login": {"attempts": len(logins),
                       "succeeded": sum(1 for e in logins if e.get("result") == "ok"),
                       "failed": sum(1 for e in logins
                                     if e.get("result") == "invalid_credentials"),
                       "rate_limited": sum(1 for e in logins if e.get("result") == "rate_limited"),
-                      "refreshes": len(self.logins) - len(logins),
-                      "locked": bool(locked), "locked_keys": locked}}
+                      "refreshes": len(lists["logins"]) - len(logins),
+                      "locked": bool(locked), "locked_keys": locked,
+                      "lock_tripped": tripped}}
 
     def snapshot(self, only=None):
         """The recorded state as JSON-ready values; `only` limits which lists are included."""
@@ -169,7 +171,10 @@ class App(SessionEndpoints, BookEndpoints, LoginEndpoints):
             books = [book.to_json() for book in sorted(self.books.values(), key=lambda b: b.id)]
             state = {"config": self.config_json(), "connections": self.connections,
                      "tls_failures": self.tls_failures, "books": books}
-            state.update(self._tallies(time.time()))
+            failures = self.accounts.login_failures
+            lock = (failures.locked_keys(time.time()), failures.tripped)
+            deduplicated = self.deduplicated
+        state.update(self._tallies(lists, lock, deduplicated))
         state["faults"] = self.faults.to_json()
         state["counts"] = {name: len(rows) for name, rows in lists.items()}
         for name, rows in lists.items():

@@ -32,6 +32,7 @@ class FailureCounter:
 
     def __init__(self):
         self._entries = {}  # key -> [first_failure_time, count]
+        self.tripped = False  # some key reached the limit since the last full clear
 
     def blocked(self, key, now):
         entry = self._entries.get(key)
@@ -45,9 +46,9 @@ class FailureCounter:
     def fail(self, key, now):
         entry = self._entries.get(key)
         if entry is None or now - entry[0] >= RATE_WINDOW:
-            self._entries[key] = [now, 1]
-        else:
-            entry[1] += 1
+            entry = self._entries[key] = [now, 0]
+        entry[1] += 1
+        self.tripped = self.tripped or entry[1] >= RATE_LIMIT
 
     def locked_keys(self, now):
         """Keys that a new attempt would find over the limit (the account is locked)."""
@@ -56,6 +57,7 @@ class FailureCounter:
     def clear(self, key=None):
         if key is None:
             self._entries.clear()
+            self.tripped = False
         else:
             self._entries.pop(key, None)
 
