@@ -2,18 +2,6 @@
 
 namespace booklore::syncd {
 
-const char* to_string(network_state state) {
-    switch (state) {
-        case network_state::up:
-            return "up";
-        case network_state::down:
-            return "down";
-        case network_state::unknown:
-            break;
-    }
-    return "unknown";
-}
-
 trigger_policy::decision trigger_policy::due(trigger why) {
     decision d;
     if (why == trigger::resume)
@@ -36,7 +24,7 @@ trigger_policy::decision trigger_policy::due(trigger why) {
 }
 
 trigger_policy::decision trigger_policy::session_queued() {
-    return manual_only_ ? decision{} : due(trigger::session_end);
+    return manual_only_() ? decision{} : due(trigger::session_end);
 }
 
 trigger_policy::decision trigger_policy::manual_sync() {
@@ -44,7 +32,7 @@ trigger_policy::decision trigger_policy::manual_sync() {
 }
 
 bool trigger_policy::resumed() {
-    if (manual_only_)
+    if (manual_only_())
         return false;
     resume_armed_ = true;
     return true;

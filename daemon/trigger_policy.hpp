@@ -1,13 +1,12 @@
 #pragma once
 
+#include "daemon/network_state.hpp"
+
 #include <chrono>
+#include <functional>
 #include <optional>
 
 namespace booklore::syncd {
-
-enum class network_state { unknown, up, down };
-
-const char* to_string(network_state state);
 
 /// Decides when a sync runs (INTERFACE.md "Sync triggers"), without timers or sockets: the
 /// daemon feeds it events and carries out what it answers. One sync at a time; triggers that
@@ -23,8 +22,8 @@ public:
         bool wifi_needed = false;
     };
 
-    void set_manual_only(bool manual_only) { manual_only_ = manual_only; }
-    bool manual_only() const { return manual_only_; }
+    /// `manual_only` answers whether automatic triggers only queue; the settings own it.
+    explicit trigger_policy(std::function<bool()> manual_only) : manual_only_(std::move(manual_only)) {}
 
     /// A session was queued.
     decision session_queued();
@@ -48,7 +47,7 @@ public:
 private:
     decision due(trigger why);
 
-    bool manual_only_ = false;
+    std::function<bool()> manual_only_;
     bool running_ = false;
     bool rerun_ = false;
     bool resume_armed_ = false;

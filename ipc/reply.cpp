@@ -12,25 +12,25 @@ rapidjson::Value key_value(std::string_view key, rapidjson::Document::AllocatorT
 
 }  // namespace
 
-const char* to_string(error_code code) {
+const char* to_string(error_kind code) {
     switch (code) {
-        case error_code::invalid_json:
+        case error_kind::invalid_json:
             return "invalid_json";
-        case error_code::invalid_request:
+        case error_kind::invalid_request:
             return "invalid_request";
-        case error_code::invalid_field:
+        case error_kind::invalid_field:
             return "invalid_field";
-        case error_code::unknown_type:
+        case error_kind::unknown_type:
             return "unknown_type";
-        case error_code::too_large:
+        case error_kind::too_large:
             return "too_large";
-        case error_code::confirmation_required:
+        case error_kind::confirmation_required:
             return "confirmation_required";
-        case error_code::storage_full:
+        case error_kind::storage_full:
             return "storage_full";
-        case error_code::storage_error:
+        case error_kind::storage_error:
             return "storage_error";
-        case error_code::unavailable:
+        case error_kind::unavailable:
             break;
     }
     return "unavailable";
@@ -46,7 +46,7 @@ message message::ok() {
     return m;
 }
 
-message message::error(error_code code, std::string_view text,
+message message::error(error_kind code, std::string_view text,
                        std::optional<std::string_view> field) {
     message m;
     m.set("ok", false);

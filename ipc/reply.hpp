@@ -10,7 +10,7 @@
 namespace booklore::ipc {
 
 /// The error codes of the socket protocol (INTERFACE.md).
-enum class error_code {
+enum class error_kind {
     invalid_json,
     invalid_request,
     invalid_field,
@@ -22,7 +22,7 @@ enum class error_code {
     unavailable,
 };
 
-const char* to_string(error_code code);
+const char* to_string(error_kind code);
 
 /// A JSON object under construction: a reply (`{"ok":...}`) or an event line.
 class message {
@@ -30,7 +30,7 @@ public:
     /// `{"ok":true}`, to which fields are added.
     static message ok();
     /// `{"ok":false,"error":{"code":C,"message":M,"field":F?}}`.
-    static message error(error_code code, std::string_view text,
+    static message error(error_kind code, std::string_view text,
                          std::optional<std::string_view> field = std::nullopt);
     /// `{"event":name}`, to which fields are added.
     static message event(std::string_view name);

@@ -28,22 +28,22 @@ std::variant<request, message> parse_request(std::string_view line) {
     doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(line.data(),
                                                                                       line.size());
     if (doc.HasParseError())
-        return message::error(error_code::invalid_json,
+        return message::error(error_kind::invalid_json,
                               std::string("not valid JSON: ") +
                                   rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
                                   std::to_string(doc.GetErrorOffset()));
     if (!doc.IsObject())
-        return message::error(error_code::invalid_request,
+        return message::error(error_kind::invalid_request,
                               "a request must be one JSON object per line");
     request req(std::move(doc));
     if (const rapidjson::Value* id = req.field("id"); id && !req.id())
-        return message::error(error_code::invalid_field, "\"id\" must be a string or a number",
+        return message::error(error_kind::invalid_field, "\"id\" must be a string or a number",
                               "id");
     const rapidjson::Value* type = req.field("type");
     if (!type)
-        return req.error(error_code::invalid_request, "the request has no \"type\"", "type");
+        return req.error(error_kind::invalid_request, "the request has no \"type\"", "type");
     if (!type->IsString())
-        return req.error(error_code::invalid_field, "\"type\" must be a string", "type");
+        return req.error(error_kind::invalid_field, "\"type\" must be a string", "type");
     return req;
 }
 

@@ -24,7 +24,7 @@ public:
 
     /// The reply skeletons with the id already echoed.
     message ok() const { return std::move(message::ok().echo_id(id())); }
-    message error(error_code code, std::string_view text,
+    message error(error_kind code, std::string_view text,
                   std::optional<std::string_view> field = std::nullopt) const {
         return std::move(message::error(code, text, field).echo_id(id()));
     }

@@ -46,9 +46,9 @@ std::optional<gid_t> group_id(const std::string& name) {
 
 /// One client: a read loop that answers requests in order, and a writer that owns the socket's
 /// output so that replies and event lines never interleave.
-class connection : public std::enable_shared_from_this<connection> {
+class client_connection : public std::enable_shared_from_this<client_connection> {
 public:
-    connection(stream::socket socket, std::uint64_t id)
+    client_connection(stream::socket socket, std::uint64_t id)
         : socket_(std::move(socket)),
           wake_writer_(socket_.get_executor()),
           idle_deadline_(socket_.get_executor()) {
@@ -129,7 +129,7 @@ public:
                 socket_, asio::dynamic_buffer(buffer, max_line), '\n', use_tuple);
             last_activity_ = asio::steady_timer::clock_type::now();
             if (ec == asio::error::not_found) {
-                send(message::error(error_code::too_large, "line longer than " +
+                send(message::error(error_kind::too_large, "line longer than " +
                                                                std::to_string(max_line) +
                                                                " bytes; closing the connection")
                          .line());
@@ -162,7 +162,7 @@ public:
         } catch (const std::exception& e) {
             spdlog::error("ipc_handler_failed type={} error=\"{}\"", req.type(), e.what());
             line =
-                req.error(error_code::unavailable, "internal error; see the daemon's log").line();
+                req.error(error_kind::unavailable, "internal error; see the daemon's log").line();
         }
         answering_ = false;
         last_activity_ = asio::steady_timer::clock_type::now();
@@ -308,7 +308,7 @@ private:
     }
 
     void prune() {
-        connections_.remove_if([](const std::weak_ptr<connection>& w) { return w.expired(); });
+        connections_.remove_if([](const std::weak_ptr<client_connection>& w) { return w.expired(); });
     }
 
     asio::awaitable<void> accept_loop(std::shared_ptr<impl> keep_alive) {
@@ -329,11 +329,11 @@ private:
                 continue;
             }
             prune();
-            auto conn = std::make_shared<connection>(std::move(socket), ++next_id_);
+            auto conn = std::make_shared<client_connection>(std::move(socket), ++next_id_);
             asio::co_spawn(executor_, conn->writer(), asio::detached);
             if (connections_.size() >= options_.max_connections) {
                 conn->send(
-                    message::error(error_code::unavailable, "too many connections; try again later")
+                    message::error(error_kind::unavailable, "too many connections; try again later")
                         .line());
                 conn->finish_after_flush();
                 continue;
@@ -348,7 +348,7 @@ private:
     server_options options_;
     request_handler handler_;
     stream::acceptor acceptor_;
-    std::list<std::weak_ptr<connection>> connections_;
+    std::list<std::weak_ptr<client_connection>> connections_;
     std::optional<gid_t> allowed_gid_;
     std::uint64_t next_id_ = 0;
 };

@@ -52,7 +52,7 @@ std::string text(beast::string_view s) {
 }
 
 /// One connection to the server; exactly one of the two streams is set.
-struct connection {
+struct server_connection {
     std::unique_ptr<beast::tcp_stream> plain;
     std::unique_ptr<tls_stream> secure;
     beast::flat_buffer buffer;
@@ -95,7 +95,7 @@ bool is_closed_by_peer(const error_code& ec) {
 
 /// An idle connection is reusable only if nothing arrived on it: no EOF, no reset, no stray
 /// bytes (a TLS close_notify counts as bytes).
-bool idle_connection_usable(connection& conn) {
+bool idle_connection_usable(server_connection& conn) {
     if (conn.buffer.size() != 0 || !conn.lowest().socket().is_open())
         return false;
     pollfd p{conn.lowest().socket().native_handle(), POLLIN, 0};
@@ -184,13 +184,13 @@ private:
 
     asio::awaitable<std::optional<failure>> resolve(std::vector<tcp::endpoint>& out);
     asio::awaitable<std::optional<failure>> open_connection();
-    asio::awaitable<std::optional<failure>> handshake(connection& conn);
+    asio::awaitable<std::optional<failure>> handshake(server_connection& conn);
     template <class Stream>
-    asio::awaitable<exchange_result> exchange(Stream& stream, connection& conn,
+    asio::awaitable<exchange_result> exchange(Stream& stream, server_connection& conn,
                                               const wire_request& req, bool head);
     asio::awaitable<std::variant<wire_response, failure>> round_trip(const wire_request& req,
                                                                      bool head, bool& sent);
-    asio::awaitable<void> shutdown_connection(std::shared_ptr<connection> conn);
+    asio::awaitable<void> shutdown_connection(std::shared_ptr<server_connection> conn);
     wire_request build(http::verb method, const std::string& target, const request& req,
                        const std::optional<std::string>& body) const;
 
@@ -200,7 +200,7 @@ private:
     ssl::context tls_;
     std::shared_ptr<spdlog::logger> log_;
     std::string user_agent_;
-    std::shared_ptr<connection> conn_;
+    std::shared_ptr<server_connection> conn_;
     std::size_t connections_opened_ = 0;
     bool busy_ = false;
 };
@@ -234,7 +234,7 @@ asio::awaitable<std::optional<failure>> http_client::impl::open_connection() {
     if (auto problem = co_await resolve(endpoints))
         co_return problem;
 
-    auto conn = std::make_shared<connection>();
+    auto conn = std::make_shared<server_connection>();
     if (url_.tls)
         conn->secure = std::make_unique<tls_stream>(ex_, tls_);
     else
@@ -270,7 +270,7 @@ asio::awaitable<std::optional<failure>> http_client::impl::open_connection() {
     co_return std::nullopt;
 }
 
-asio::awaitable<std::optional<failure>> http_client::impl::handshake(connection& conn) {
+asio::awaitable<std::optional<failure>> http_client::impl::handshake(server_connection& conn) {
     SSL* ssl_handle = conn.secure->native_handle();
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -301,7 +301,7 @@ asio::awaitable<std::optional<failure>> http_client::impl::handshake(connection&
 
 template <class Stream>
 asio::awaitable<http_client::impl::exchange_result> http_client::impl::exchange(
-    Stream& stream, connection& conn, const wire_request& req, bool head) {
+    Stream& stream, server_connection& conn, const wire_request& req, bool head) {
     exchange_result out;
     conn.lowest().expires_after(options_.timeout);
     auto [write_ec, written] = co_await http::async_write(stream, req, use_tuple);
@@ -365,7 +365,7 @@ asio::awaitable<std::variant<wire_response, failure>> http_client::impl::round_t
                 co_return std::move(*problem);
             }
         }
-        const std::shared_ptr<connection> conn = conn_;
+        const std::shared_ptr<server_connection> conn = conn_;
         exchange_result result;
         if (conn->secure)
             result = co_await exchange(*conn->secure, *conn, req, head);
@@ -390,7 +390,7 @@ asio::awaitable<std::variant<wire_response, failure>> http_client::impl::round_t
     }
 }
 
-asio::awaitable<void> http_client::impl::shutdown_connection(std::shared_ptr<connection> conn) {
+asio::awaitable<void> http_client::impl::shutdown_connection(std::shared_ptr<server_connection> conn) {
     if (conn_ == conn)
         conn_.reset();
     if (conn->secure) {

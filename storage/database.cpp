@@ -1,5 +1,6 @@
 // Ingest, listing and settings: what the IPC side of the daemon asks of the queue.
 
+#include "config/utc_time.hpp"
 #include "storage/database.hpp"
 
 #include "storage/rows.hpp"
@@ -56,7 +57,7 @@ namespace {
 /// for the rest of the group.
 class ingest_writer {
 public:
-    ingest_writer(connection& conn, std::string now) : conn_(conn), now_(std::move(now)) {}
+    ingest_writer(sqlite_connection& conn, std::string now) : conn_(conn), now_(std::move(now)) {}
 
     boost::system::result<enqueue_result> add(const session_record& r) {
         if (r.event_id) {
@@ -205,7 +206,7 @@ private:
         return s->run();
     }
 
-    connection& conn_;
+    sqlite_connection& conn_;
     std::string now_;
     error_code error_;
     std::optional<statement> find_event_, insert_event_, insert_session_, insert_deletion_,
@@ -215,7 +216,7 @@ private:
 }  // namespace
 
 result<std::vector<enqueue_result>> database::enqueue(std::span<const ingest_item> items) {
-    return guarded("enqueue", [&](connection& c) -> result<std::vector<enqueue_result>> {
+    return guarded("enqueue", [&](sqlite_connection& c) -> result<std::vector<enqueue_result>> {
         std::vector<enqueue_result> out;
         if (items.empty())
             return out;
@@ -237,7 +238,7 @@ result<std::vector<enqueue_result>> database::enqueue(std::span<const ingest_ite
 }
 
 result<queue_counts> database::counts() {
-    return guarded("counts", [](connection& c) -> result<queue_counts> {
+    return guarded("counts", [](sqlite_connection& c) -> result<queue_counts> {
         // One statement reads one snapshot, so the four numbers agree with each other.
         auto s = c.prepare(
             "SELECT (SELECT count(*) FROM pending_sessions), (SELECT count(*) FROM "
@@ -254,7 +255,7 @@ result<queue_counts> database::counts() {
 }
 
 result<std::vector<pending_session>> database::list_sessions(std::int64_t limit) {
-    return guarded("list_sessions", [&](connection& c) -> result<std::vector<pending_session>> {
+    return guarded("list_sessions", [&](sqlite_connection& c) -> result<std::vector<pending_session>> {
         auto s = c.prepare("SELECT " + std::string(rows::session_columns) +
                            " FROM pending_sessions ORDER BY id LIMIT ?1");
         if (!s)
@@ -265,7 +266,7 @@ result<std::vector<pending_session>> database::list_sessions(std::int64_t limit)
 }
 
 result<std::vector<pending_deletion>> database::list_deletions(std::int64_t limit) {
-    return guarded("list_deletions", [&](connection& c) -> result<std::vector<pending_deletion>> {
+    return guarded("list_deletions", [&](sqlite_connection& c) -> result<std::vector<pending_deletion>> {
         auto s = c.prepare("SELECT " + std::string(rows::deletion_columns) +
                            " FROM pending_deletions ORDER BY id LIMIT ?1");
         if (!s)
@@ -276,7 +277,7 @@ result<std::vector<pending_deletion>> database::list_deletions(std::int64_t limi
 }
 
 result<std::int64_t> database::clear_sessions() {
-    return guarded("clear_sessions", [](connection& c) -> result<std::int64_t> {
+    return guarded("clear_sessions", [](sqlite_connection& c) -> result<std::int64_t> {
         std::int64_t cleared = 0;
         // The event ledger keeps the ids: a client retrying an old event still gets duplicate.
         error_code ec = rows::write(c, [&]() -> error_code {
@@ -292,7 +293,7 @@ result<std::int64_t> database::clear_sessions() {
 }
 
 result<std::optional<std::string>> database::get_setting(const std::string& key) {
-    return guarded("get_setting", [&](connection& c) -> result<std::optional<std::string>> {
+    return guarded("get_setting", [&](sqlite_connection& c) -> result<std::optional<std::string>> {
         auto s = c.prepare("SELECT value FROM settings WHERE key = ?1");
         if (!s)
             return s.error();
@@ -305,7 +306,7 @@ result<std::optional<std::string>> database::get_setting(const std::string& key)
 }
 
 result<void> database::put_setting(const std::string& key, const std::string& value) {
-    return guarded("put_setting", [&](connection& c) -> result<void> {
+    return guarded("put_setting", [&](sqlite_connection& c) -> result<void> {
         auto s = c.prepare(
             "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = "

@@ -99,21 +99,21 @@ public:
 
     /// The live connection, for tests and maintenance (e.g. `PRAGMA max_page_count`). Replaced
     /// after an I/O error, so do not keep the reference.
-    connection& raw_connection() { return conn_; }
+    sqlite_connection& raw_connection() { return conn_; }
 
 private:
     /// After an I/O error the connection is reopened; after corruption the file is checked
     /// (and quarantined) like at open, before the next operation.
     enum class recovery { none, reconnect, recheck };
 
-    database(std::filesystem::path path, connection conn);
+    database(std::filesystem::path path, sqlite_connection conn);
 
     /// Runs the pending recovery, if any.
     boost::system::error_code ready();
     /// Logs a failed operation and schedules the recovery its code calls for.
     void failed(const char* op, const boost::system::error_code& ec);
     template <typename F>
-    std::invoke_result_t<F&, connection&> guarded(const char* op, F&& body) {
+    std::invoke_result_t<F&, sqlite_connection&> guarded(const char* op, F&& body) {
         if (auto ec = ready())
             return {boost::system::in_place_error, ec};
         auto r = body(conn_);
@@ -123,7 +123,7 @@ private:
     }
 
     std::filesystem::path path_;
-    connection conn_;
+    sqlite_connection conn_;
     recovery recovery_ = recovery::none;
     std::optional<std::filesystem::path> quarantined_to_;
     std::optional<std::filesystem::path> moved_aside_to_;
@@ -132,8 +132,5 @@ private:
 
 /// True for SQLITE_FULL (the disk or max_page_count): the reply code is `storage_full`.
 bool is_storage_full(const boost::system::error_code& ec);
-
-/// Current UTC time as YYYY-MM-DDTHH:MM:SSZ.
-std::string utc_now_iso();
 
 }  // namespace booklore::storage

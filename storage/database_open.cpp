@@ -1,6 +1,7 @@
 // database::open and the recovery paths: connection set-up, corruption quarantine, migrations,
 // taking over the plugin's file, reopening after I/O errors.
 
+#include "config/utc_time.hpp"
 #include "storage/database.hpp"
 
 #include "storage/rows.hpp"
@@ -57,7 +58,7 @@ constexpr const char* connection_pragmas =
 
 /// Switches to WAL (stored in the file) and checks that it took: on a filesystem without
 /// shared-memory support SQLite silently keeps the old mode.
-error_code enable_wal(connection& conn, std::string& mode_out) {
+error_code enable_wal(sqlite_connection& conn, std::string& mode_out) {
     auto mode = conn.query_text("PRAGMA journal_mode = WAL");
     if (!mode)
         return mode.error();
@@ -66,8 +67,8 @@ error_code enable_wal(connection& conn, std::string& mode_out) {
 }
 
 /// A connection ready for use on a file that is already known to be ours and sound.
-boost::system::result<connection> connect(const fs::path& file) {
-    auto conn = connection::open(file);
+boost::system::result<sqlite_connection> connect(const fs::path& file) {
+    auto conn = sqlite_connection::open(file);
     if (!conn)
         return conn.error();
     if (auto ec = conn->exec(connection_pragmas))
@@ -132,7 +133,7 @@ enum class outcome { ready, corrupt, unimportable };
 struct attempt {
     outcome result = outcome::ready;
     std::string why;
-    connection conn;
+    sqlite_connection conn;
     std::optional<legacy_import_summary> legacy;
 };
 
@@ -144,15 +145,15 @@ std::string one_line(std::string text) {
     return text;
 }
 
-attempt give_up(outcome o, std::string why, connection conn) {
+attempt give_up(outcome o, std::string why, sqlite_connection conn) {
     // Leave the -wal exactly as it was for whoever examines the quarantined copy.
     if (conn)
         conn.keep_wal_on_close();
-    return attempt{o, one_line(std::move(why)), connection(), std::nullopt};
+    return attempt{o, one_line(std::move(why)), sqlite_connection(), std::nullopt};
 }
 
 /// Either a recoverable verdict (corrupt, or a foreign file we cannot import), or an exception.
-attempt classify(const fs::path& file, const char* step, const error_code& ec, connection conn) {
+attempt classify(const fs::path& file, const char* step, const error_code& ec, sqlite_connection conn) {
     if (is_corruption(ec))
         return give_up(outcome::corrupt, std::string(step) + ": " + describe(ec), std::move(conn));
     refuse(file, std::string(step) + ": " + describe(ec));
@@ -188,14 +189,14 @@ bool has_foreign_header(const fs::path& file) {
 
 attempt try_open(const fs::path& file) {
     if (has_foreign_header(file))
-        return give_up(outcome::corrupt, "not an SQLite file (bad header)", connection());
-    auto opened = connection::open(file);
+        return give_up(outcome::corrupt, "not an SQLite file (bad header)", sqlite_connection());
+    auto opened = sqlite_connection::open(file);
     if (!opened) {
         if (is_corruption(opened.error()))
-            return give_up(outcome::corrupt, "open: " + describe(opened.error()), connection());
+            return give_up(outcome::corrupt, "open: " + describe(opened.error()), sqlite_connection());
         refuse(file, describe(opened.error()));
     }
-    connection conn = std::move(*opened);
+    sqlite_connection conn = std::move(*opened);
     if (auto ec = conn.exec(connection_pragmas))
         return classify(file, "pragmas", ec, std::move(conn));
 
@@ -262,7 +263,7 @@ attempt try_open(const fs::path& file) {
 }
 
 struct open_state {
-    connection conn;
+    sqlite_connection conn;
     std::optional<fs::path> quarantined_to;
     std::optional<fs::path> moved_aside_to;
     std::optional<legacy_import_summary> legacy;
@@ -299,7 +300,7 @@ open_state open_file(const fs::path& file) {
 
 }  // namespace
 
-database::database(std::filesystem::path path, connection conn)
+database::database(std::filesystem::path path, sqlite_connection conn)
     : path_(std::move(path)), conn_(std::move(conn)) {}
 
 database database::open(const std::filesystem::path& file) {
@@ -319,7 +320,7 @@ error_code database::ready() {
     // cannot be trusted, so it must not checkpoint either; the next open replays the WAL.
     if (conn_)
         conn_.keep_wal_on_close();
-    conn_ = connection();
+    conn_ = sqlite_connection();
     if (recovery_ == recovery::reconnect) {
         auto conn = connect(path_);
         if (!conn) {
@@ -355,21 +356,12 @@ void database::failed(const char* op, const error_code& ec) {
 }
 
 result<void> database::checkpoint() {
-    return guarded("checkpoint", [](connection& c) -> result<void> {
+    return guarded("checkpoint", [](sqlite_connection& c) -> result<void> {
         auto busy = c.query_int64("PRAGMA wal_checkpoint(TRUNCATE)");
         if (!busy)
             return busy.error();
         return {};
     });
-}
-
-std::string utc_now_iso() {
-    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 bool is_storage_full(const boost::system::error_code& ec) {

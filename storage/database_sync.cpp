@@ -1,5 +1,6 @@
 // The queries the sync runs: resolving book ids, freezing batches, moving uploaded rows out.
 
+#include "config/utc_time.hpp"
 #include "storage/database.hpp"
 
 #include "storage/rows.hpp"
@@ -13,7 +14,7 @@ using boost::system::error_code;
 namespace {
 
 /// Runs one prepared statement per id, all in one transaction.
-error_code for_each_id(connection& c, std::span<const std::int64_t> ids, std::string_view sql,
+error_code for_each_id(sqlite_connection& c, std::span<const std::int64_t> ids, std::string_view sql,
                        auto&& bind_extra) {
     if (ids.empty())
         return {};
@@ -42,7 +43,7 @@ boost::system::result<std::optional<std::int64_t>> first_id(statement& s) {
 }  // namespace
 
 result<std::vector<std::string>> database::unresolved_hashes() {
-    return guarded("unresolved_hashes", [](connection& c) -> result<std::vector<std::string>> {
+    return guarded("unresolved_hashes", [](sqlite_connection& c) -> result<std::vector<std::string>> {
         // Sessions first, then books opened lately and deletions, so that a later deletion
         // by path finds its id. An empty hash (the old plugin wrote "" when it had none) would
         // match unrelated books.
@@ -66,7 +67,7 @@ result<std::vector<std::string>> database::unresolved_hashes() {
 }
 
 result<std::optional<std::int64_t>> database::cached_book_id(const std::string& book_hash) {
-    return guarded("cached_book_id", [&](connection& c) -> result<std::optional<std::int64_t>> {
+    return guarded("cached_book_id", [&](sqlite_connection& c) -> result<std::optional<std::int64_t>> {
         if (book_hash.empty())
             return std::optional<std::int64_t>();
         // A session the reader sent with an id names the book for its hash too, which is the
@@ -84,7 +85,7 @@ result<std::optional<std::int64_t>> database::cached_book_id(const std::string& 
 }
 
 result<void> database::resolve_hash(const std::string& book_hash, std::int64_t book_id) {
-    return guarded("resolve_hash", [&](connection& c) -> result<void> {
+    return guarded("resolve_hash", [&](sqlite_connection& c) -> result<void> {
         if (book_hash.empty())
             return {};
         // Rows that already carry an id keep it: they may sit in a frozen batch for that id.
@@ -114,7 +115,7 @@ result<void> database::resolve_hash(const std::string& book_hash, std::int64_t b
 }
 
 result<void> database::forget_book_id(std::int64_t book_id) {
-    return guarded("forget_book_id", [&](connection& c) -> result<void> {
+    return guarded("forget_book_id", [&](sqlite_connection& c) -> result<void> {
         // The batch key goes too: the rows will be sent again under another id, i.e. as a
         // different request.
         auto cache =
@@ -140,7 +141,7 @@ result<void> database::forget_book_id(std::int64_t book_id) {
 }
 
 result<std::vector<std::int64_t>> database::books_ready() {
-    return guarded("books_ready", [](connection& c) -> result<std::vector<std::int64_t>> {
+    return guarded("books_ready", [](sqlite_connection& c) -> result<std::vector<std::int64_t>> {
         auto s = c.prepare(
             "SELECT book_id FROM pending_sessions WHERE book_id IS NOT NULL GROUP BY book_id "
             "ORDER BY min(id)");
@@ -153,7 +154,7 @@ result<std::vector<std::int64_t>> database::books_ready() {
 
 result<std::vector<pending_session>> database::next_batch(std::int64_t book_id, std::int64_t limit,
                                                           const std::string& new_key) {
-    return guarded("next_batch", [&](connection& c) -> result<std::vector<pending_session>> {
+    return guarded("next_batch", [&](sqlite_connection& c) -> result<std::vector<pending_session>> {
         std::vector<pending_session> batch;
         error_code ec = rows::write(c, [&]() -> error_code {
             // A batch that was sent before keeps its key and members, so a retry is the same
@@ -201,7 +202,7 @@ result<std::vector<pending_session>> database::next_batch(std::int64_t book_id, 
 }
 
 result<void> database::mark_uploaded(std::span<const std::int64_t> ids) {
-    return guarded("mark_uploaded", [&](connection& c) -> result<void> {
+    return guarded("mark_uploaded", [&](sqlite_connection& c) -> result<void> {
         if (ids.empty())
             return {};
         const std::string columns(rows::archived_columns);
@@ -236,7 +237,7 @@ result<void> database::mark_uploaded(std::span<const std::int64_t> ids) {
 }
 
 result<void> database::mark_failed(std::span<const std::int64_t> ids, const std::string& error) {
-    return guarded("mark_failed", [&](connection& c) -> result<void> {
+    return guarded("mark_failed", [&](sqlite_connection& c) -> result<void> {
         error_code ec = for_each_id(c, ids,
                                     "UPDATE pending_sessions SET retry_count = retry_count + 1, "
                                     "last_error = ?2 WHERE id = ?1",
@@ -253,7 +254,7 @@ result<std::vector<pending_deletion>> database::deletions() {
 
 result<std::optional<std::int64_t>> database::book_id_for(const std::string& file_path,
                                                           const std::optional<std::string>& hash) {
-    return guarded("book_id_for", [&](connection& c) -> result<std::optional<std::int64_t>> {
+    return guarded("book_id_for", [&](sqlite_connection& c) -> result<std::optional<std::int64_t>> {
         auto by_path = c.prepare("SELECT book_id FROM book_cache WHERE file_path = ?1");
         if (!by_path)
             return by_path.error();
@@ -272,7 +273,7 @@ result<std::optional<std::int64_t>> database::book_id_for(const std::string& fil
 }
 
 result<void> database::remove_deletion(std::int64_t id) {
-    return guarded("remove_deletion", [&](connection& c) -> result<void> {
+    return guarded("remove_deletion", [&](sqlite_connection& c) -> result<void> {
         std::array<std::int64_t, 1> ids{id};
         error_code ec =
             for_each_id(c, ids, "DELETE FROM pending_deletions WHERE id = ?1", [](statement&) {});
@@ -283,7 +284,7 @@ result<void> database::remove_deletion(std::int64_t id) {
 }
 
 result<void> database::mark_deletion_failed(std::int64_t id, const std::string& error) {
-    return guarded("mark_deletion_failed", [&](connection& c) -> result<void> {
+    return guarded("mark_deletion_failed", [&](sqlite_connection& c) -> result<void> {
         std::array<std::int64_t, 1> ids{id};
         error_code ec = for_each_id(c, ids,
                                     "UPDATE pending_deletions SET retry_count = retry_count + 1, "

@@ -47,7 +47,7 @@ boost::system::result<std::vector<T>> collect(statement& s, Read read) {
 
 /// Runs `body` (returning an error_code) inside BEGIN IMMEDIATE ... COMMIT; rolls back on error.
 template <typename Body>
-boost::system::error_code write(connection& conn, Body&& body) {
+boost::system::error_code write(sqlite_connection& conn, Body&& body) {
     auto txn = transaction::begin(conn);
     if (!txn)
         return txn.error();

@@ -118,7 +118,7 @@ std::string quote_identifier(std::string_view name) {
     return out + '"';
 }
 
-boost::system::result<std::vector<std::string>> columns_of(connection& conn,
+boost::system::result<std::vector<std::string>> columns_of(sqlite_connection& conn,
                                                            const std::string& table) {
     auto stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)");
     if (!stmt)
@@ -160,7 +160,7 @@ private:
     std::vector<std::string> names_;
 };
 
-boost::system::result<std::int64_t> run_counted(connection& conn, const std::string& sql,
+boost::system::result<std::int64_t> run_counted(sqlite_connection& conn, const std::string& sql,
                                                 const std::string& now) {
     auto stmt = conn.prepare(sql);
     if (!stmt)
@@ -171,7 +171,7 @@ boost::system::result<std::int64_t> run_counted(connection& conn, const std::str
     return conn.changes();
 }
 
-boost::system::result<std::int64_t> import_sessions(connection& conn, const std::string& now) {
+boost::system::result<std::int64_t> import_sessions(sqlite_connection& conn, const std::string& now) {
     auto names = columns_of(conn, "legacy_pending_sessions");
     if (!names)
         return names.error();
@@ -227,7 +227,7 @@ boost::system::result<std::int64_t> import_sessions(connection& conn, const std:
     return run_counted(conn, sql, now);
 }
 
-boost::system::result<std::int64_t> import_books(connection& conn, const std::string& now) {
+boost::system::result<std::int64_t> import_books(sqlite_connection& conn, const std::string& now) {
     auto names = columns_of(conn, "legacy_book_cache");
     if (!names)
         return names.error();
@@ -255,7 +255,7 @@ boost::system::result<std::int64_t> import_books(connection& conn, const std::st
 
 }  // namespace
 
-boost::system::error_code migrate(connection& conn, int from, int to) {
+boost::system::error_code migrate(sqlite_connection& conn, int from, int to) {
     if (from < 0 || to > latest_schema_version || from > to)
         return make_sqlite_error(SQLITE_MISUSE);
     for (int v = from; v < to; ++v)
@@ -264,7 +264,7 @@ boost::system::error_code migrate(connection& conn, int from, int to) {
     return conn.exec("PRAGMA user_version = " + std::to_string(to));
 }
 
-boost::system::result<std::vector<std::string>> user_tables(connection& conn) {
+boost::system::result<std::vector<std::string>> user_tables(sqlite_connection& conn) {
     auto stmt = conn.prepare(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
         "ESCAPE '\\' ORDER BY name");
@@ -281,7 +281,7 @@ boost::system::result<std::vector<std::string>> user_tables(connection& conn) {
     }
 }
 
-boost::system::result<legacy_import_summary> import_legacy(connection& conn,
+boost::system::result<legacy_import_summary> import_legacy(sqlite_connection& conn,
                                                            const std::string& now) {
     legacy_import_summary summary;
     auto tables = user_tables(conn);

@@ -31,14 +31,14 @@ struct legacy_import_summary {
 
 /// Runs the steps from version `from` to `to` in the caller's transaction, ending with
 /// PRAGMA user_version = to.
-boost::system::error_code migrate(connection& conn, int from, int to);
+boost::system::error_code migrate(sqlite_connection& conn, int from, int to);
 
 /// Names of the tables in the file (sqlite_* excluded).
-boost::system::result<std::vector<std::string>> user_tables(connection& conn);
+boost::system::result<std::vector<std::string>> user_tables(sqlite_connection& conn);
 
 /// In the caller's transaction: renames every existing table to legacy_<name>, creates the
 /// current schema and imports the plugin's pending sessions and book cache.
-boost::system::result<legacy_import_summary> import_legacy(connection& conn,
+boost::system::result<legacy_import_summary> import_legacy(sqlite_connection& conn,
                                                            const std::string& now);
 
 }  // namespace booklore::storage

@@ -57,28 +57,28 @@ const std::string& last_error_detail() noexcept {
 // ---------------------------------------------------------------------------------------------
 // connection
 
-void connection::closer::operator()(sqlite3* db) const noexcept {
+void sqlite_connection::closer::operator()(sqlite3* db) const noexcept {
     // close_v2 defers the close if a statement escaped its owner, instead of failing with BUSY.
     sqlite3_close_v2(db);
 }
 
-boost::system::result<connection> connection::open(const std::filesystem::path& file) {
+boost::system::result<sqlite_connection> sqlite_connection::open(const std::filesystem::path& file) {
     sqlite3* raw = nullptr;
     int rc =
         sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-    connection conn(raw);  // owns the handle even when open failed
+    sqlite_connection conn(raw);  // owns the handle even when open failed
     if (rc != SQLITE_OK)
         return fail(raw, raw ? sqlite3_extended_errcode(raw) : rc);
     sqlite3_extended_result_codes(raw, 1);
     return conn;
 }
 
-boost::system::error_code connection::exec(const std::string& sql) {
+boost::system::error_code sqlite_connection::exec(const std::string& sql) {
     int rc = sqlite3_exec(native(), sql.c_str(), nullptr, nullptr, nullptr);
     return rc == SQLITE_OK ? boost::system::error_code() : fail(native(), rc);
 }
 
-boost::system::result<statement> connection::prepare(std::string_view sql) {
+boost::system::result<statement> sqlite_connection::prepare(std::string_view sql) {
     if (sql.size() > INT_MAX)
         return fail(nullptr, SQLITE_TOOBIG);
     sqlite3_stmt* raw = nullptr;
@@ -89,7 +89,7 @@ boost::system::result<statement> connection::prepare(std::string_view sql) {
     return stmt;
 }
 
-boost::system::result<std::optional<std::string>> connection::query_text(std::string_view sql) {
+boost::system::result<std::optional<std::string>> sqlite_connection::query_text(std::string_view sql) {
     auto stmt = prepare(sql);
     if (!stmt)
         return stmt.error();
@@ -101,7 +101,7 @@ boost::system::result<std::optional<std::string>> connection::query_text(std::st
     return stmt->column_optional_text(0);
 }
 
-boost::system::result<std::int64_t> connection::query_int64(std::string_view sql) {
+boost::system::result<std::int64_t> sqlite_connection::query_int64(std::string_view sql) {
     auto stmt = prepare(sql);
     if (!stmt)
         return stmt.error();
@@ -111,19 +111,19 @@ boost::system::result<std::int64_t> connection::query_int64(std::string_view sql
     return *row ? stmt->column_int64(0) : std::int64_t{0};
 }
 
-std::int64_t connection::last_insert_rowid() const noexcept {
+std::int64_t sqlite_connection::last_insert_rowid() const noexcept {
     return sqlite3_last_insert_rowid(native());
 }
 
-std::int64_t connection::changes() const noexcept {
+std::int64_t sqlite_connection::changes() const noexcept {
     return sqlite3_changes64(native());
 }
 
-bool connection::in_transaction() const noexcept {
+bool sqlite_connection::in_transaction() const noexcept {
     return sqlite3_get_autocommit(native()) == 0;
 }
 
-void connection::keep_wal_on_close() noexcept {
+void sqlite_connection::keep_wal_on_close() noexcept {
     sqlite3_db_config(native(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
 }
 
@@ -227,7 +227,7 @@ std::optional<std::string> statement::column_optional_text(int col) const {
 // ---------------------------------------------------------------------------------------------
 // transaction
 
-boost::system::result<transaction> transaction::begin(connection& conn) {
+boost::system::result<transaction> transaction::begin(sqlite_connection& conn) {
     if (auto ec = conn.exec("BEGIN IMMEDIATE"))
         return ec;
     return transaction(conn);

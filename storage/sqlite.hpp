@@ -36,12 +36,12 @@ const std::string& last_error_detail() noexcept;
 class statement;
 
 /// An open database handle; closed (sqlite3_close_v2) when destroyed.
-class connection {
+class sqlite_connection {
 public:
-    connection() = default;
+    sqlite_connection() = default;
 
     /// Opens or creates the file with extended result codes on. Nothing else is configured.
-    static boost::system::result<connection> open(const std::filesystem::path& file);
+    static boost::system::result<sqlite_connection> open(const std::filesystem::path& file);
 
     /// Runs one or more SQL statements that return no rows.
     boost::system::error_code exec(const std::string& sql);
@@ -66,7 +66,7 @@ private:
     struct closer {
         void operator()(sqlite3* db) const noexcept;
     };
-    explicit connection(sqlite3* db) : handle_(db) {}
+    explicit sqlite_connection(sqlite3* db) : handle_(db) {}
 
     std::unique_ptr<sqlite3, closer> handle_;
 };
@@ -111,7 +111,7 @@ public:
     std::optional<std::string> column_optional_text(int col) const;
 
 private:
-    friend class connection;
+    friend class sqlite_connection;
     struct finalizer {
         void operator()(sqlite3_stmt* stmt) const noexcept;
     };
@@ -126,7 +126,7 @@ private:
 /// Rolls back in its destructor unless commit() succeeded; the destructor never throws.
 class transaction {
 public:
-    static boost::system::result<transaction> begin(connection& conn);
+    static boost::system::result<transaction> begin(sqlite_connection& conn);
 
     transaction(transaction&& other) noexcept;
     transaction& operator=(transaction&&) = delete;
@@ -138,8 +138,8 @@ public:
     boost::system::error_code commit();
 
 private:
-    explicit transaction(connection& conn) : conn_(&conn) {}
-    connection* conn_ = nullptr;
+    explicit transaction(sqlite_connection& conn) : conn_(&conn) {}
+    sqlite_connection* conn_ = nullptr;
 };
 
 }  // namespace booklore::storage

@@ -2,14 +2,10 @@
 #include "booklore/version.hpp"
 #include "config/settings.hpp"
 #include "daemon/ctl/render.hpp"
+#include "ipc/client.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,6 +21,9 @@
 #include <vector>
 
 namespace {
+
+using booklore::ipc::is_ok;
+using booklore::ipc::parse_reply;
 
 enum exit_code { exit_ok = 0, exit_refused = 1, exit_usage = 2, exit_unreachable = 3 };
 
@@ -58,107 +57,6 @@ std::string usage_text() {
 
 struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
-};
-
-/// One line-protocol connection with blocking reads bounded by poll().
-class connection {
-public:
-    explicit connection(const std::string& path) {
-        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        if (path.size() >= sizeof addr.sun_path)
-            throw std::runtime_error("socket path too long: " + path);
-        std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-        if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-            throw std::runtime_error("cannot reach booklore-syncd at " + path + ": " +
-                                     std::strerror(errno));
-    }
-    ~connection() {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    connection(const connection&) = delete;
-    connection& operator=(const connection&) = delete;
-
-    void send(const std::string& line) {
-        std::string out = line + "\n";
-        for (std::size_t sent = 0; sent < out.size();) {
-            ssize_t n = ::send(fd_, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-            if (n <= 0)
-                throw std::runtime_error(std::string("lost the daemon: ") + std::strerror(errno));
-            sent += static_cast<std::size_t>(n);
-        }
-    }
-
-    /// The next line, waiting at most `timeout_ms` (-1: forever).
-    std::string receive(int timeout_ms) {
-        for (;;) {
-            if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-                std::string line = buffer_.substr(0, nl);
-                buffer_.erase(0, nl + 1);
-                return line;
-            }
-            pollfd p{fd_, POLLIN, 0};
-            int ready = ::poll(&p, 1, timeout_ms);
-            if (ready == 0)
-                throw std::runtime_error("the daemon did not answer in time");
-            if (ready < 0 && errno == EINTR)
-                continue;
-            char chunk[65536];
-            ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-            if (n <= 0)
-                throw std::runtime_error("the daemon closed the connection");
-            buffer_.append(chunk, static_cast<std::size_t>(n));
-        }
-    }
-
-private:
-    int fd_ = -1;
-    std::string buffer_;
-};
-
-/// A request under construction.
-class request {
-public:
-    explicit request(const char* type) {
-        doc_.SetObject();
-        set_text("type", type);
-    }
-    void set_text(const char* key, const std::string& value) {
-        doc_.AddMember(rapidjson::Value(key, alloc()), rapidjson::Value(value.c_str(), alloc()),
-                       alloc());
-    }
-    void set_bool(const char* key, bool value) {
-        doc_.AddMember(rapidjson::Value(key, alloc()), rapidjson::Value(value), alloc());
-    }
-    /// Numbers stay numbers; anything else is sent as text and judged by the daemon.
-    void set_number_or_text(const char* key, const std::string& value) {
-        char* end = nullptr;
-        errno = 0;
-        long long n = std::strtoll(value.c_str(), &end, 10);
-        if (!value.empty() && *end == '\0' && errno == 0) {
-            doc_.AddMember(rapidjson::Value(key, alloc()),
-                           rapidjson::Value(static_cast<int64_t>(n)), alloc());
-            return;
-        }
-        double d = std::strtod(value.c_str(), &end);
-        if (!value.empty() && *end == '\0') {
-            doc_.AddMember(rapidjson::Value(key, alloc()), rapidjson::Value(d), alloc());
-            return;
-        }
-        set_text(key, value);
-    }
-    std::string line() const {
-        rapidjson::StringBuffer buffer;
-        rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-        doc_.Accept(writer);
-        return buffer.GetString();
-    }
-
-private:
-    rapidjson::Document::AllocatorType& alloc() { return doc_.GetAllocator(); }
-    rapidjson::Document doc_;
 };
 
 /// `--name value` options after the command.
@@ -206,27 +104,14 @@ bool parse_on_off(const std::string& option, const std::string& value) {
     throw usage_error(option + " takes on or off");
 }
 
-rapidjson::Document parse_reply(const std::string& line) {
-    rapidjson::Document doc;
-    doc.Parse(line.c_str(), line.size());
-    if (doc.HasParseError() || !doc.IsObject())
-        throw std::runtime_error("the daemon sent something that is not a JSON object");
-    return doc;
-}
-
-bool is_ok(const rapidjson::Value& reply) {
-    auto it = reply.FindMember("ok");
-    return it != reply.MemberEnd() && it->value.IsTrue();
-}
-
 struct client {
     std::string socket_path;
     bool raw_json = false;
 
     /// Sends one request and prints its reply with `render`; the exit code follows `ok`.
-    int exchange(const request& req,
+    int exchange(const booklore::ipc::request_builder& req,
                  const std::function<std::string(const rapidjson::Value&)>& render) {
-        connection conn(socket_path);
+        booklore::ipc::line_client conn(socket_path);
         conn.send(req.line());
         std::string line = conn.receive(reply_timeout_ms);
         return print(line, render);
@@ -248,14 +133,14 @@ struct client {
     }
 
     int sync(bool wait) {
-        connection conn(socket_path);
+        booklore::ipc::line_client conn(socket_path);
         bool show_progress = wait && !raw_json && ::isatty(STDERR_FILENO);
         if (wait) {
             conn.send(R"({"type":"subscribe","id":"subscribe"})");
             conn.receive(reply_timeout_ms);
         }
-        request req("sync_now");
-        req.set_bool("wait", wait);
+        booklore::ipc::request_builder req("sync_now");
+        req.flag("wait", wait);
         conn.send(req.line());
         for (;;) {
             std::string line = conn.receive(-1);
@@ -287,7 +172,7 @@ struct client {
     }
 
     int watch() {
-        connection conn(socket_path);
+        booklore::ipc::line_client conn(socket_path);
         conn.send(R"({"type":"subscribe"})");
         if (int rc = print(
                 conn.receive(reply_timeout_ms),
@@ -317,8 +202,8 @@ struct client {
                 return exit_refused;
             }
         }
-        request req("clear_pending");
-        req.set_bool("confirm", true);
+        booklore::ipc::request_builder req("clear_pending");
+        req.flag("confirm", true);
         return exchange(req, [](const rapidjson::Value& r) {
             return "cleared " + std::to_string(r["cleared"].GetInt64()) + " pending sessions";
         });
@@ -381,13 +266,13 @@ int run(int argc, char** argv) {
     auto render_nothing = [](const rapidjson::Value&) { return std::string(); };
     if (command == "status") {
         options(args, {}, {});
-        return c.exchange(request("status"), booklore::ctl::render_status);
+        return c.exchange(booklore::ipc::request_builder("status"), booklore::ctl::render_status);
     }
     if (command == "pending") {
         options o(args, {"--limit"}, {});
-        request req("list_pending");
+        booklore::ipc::request_builder req("list_pending");
         if (auto limit = o.get("--limit"))
-            req.set_number_or_text("limit", *limit);
+            req.number_or_text("limit", *limit);
         return c.exchange(req, booklore::ctl::render_pending);
     }
     if (command == "sync") {
@@ -406,12 +291,12 @@ int run(int argc, char** argv) {
             return booklore::ctl::render_settings(r["settings"]);
         };
         if (!manual && !ask)
-            return c.exchange(request("status"), show);
-        request req("set_settings");
+            return c.exchange(booklore::ipc::request_builder("status"), show);
+        booklore::ipc::request_builder req("set_settings");
         if (manual)
-            req.set_bool("manual_sync_only", parse_on_off("--manual-sync-only", *manual));
+            req.flag("manual_sync_only", parse_on_off("--manual-sync-only", *manual));
         if (ask)
-            req.set_bool("ask_before_enabling_wifi",
+            req.flag("ask_before_enabling_wifi",
                          parse_on_off("--ask-before-enabling-wifi", *ask));
         return c.exchange(req, show);
     }
@@ -421,18 +306,18 @@ int run(int argc, char** argv) {
                    "--type", "--start-progress", "--end-progress", "--start-location",
                    "--end-location", "--event-id"},
                   {});
-        request req("session_end");
-        req.set_text("book_hash", o.required("--hash"));
-        req.set_number_or_text("start_time", o.required("--start"));
-        req.set_number_or_text("end_time", o.required("--end"));
-        req.set_number_or_text("duration_seconds", o.required("--duration"));
+        booklore::ipc::request_builder req("session_end");
+        req.text("book_hash", o.required("--hash"));
+        req.number_or_text("start_time", o.required("--start"));
+        req.number_or_text("end_time", o.required("--end"));
+        req.number_or_text("duration_seconds", o.required("--duration"));
         const std::pair<const char*, const char*> numbers[] = {
             {"--book-id", "book_id"},
             {"--start-progress", "start_progress"},
             {"--end-progress", "end_progress"}};
         for (auto [option, key] : numbers)
             if (auto v = o.get(option))
-                req.set_number_or_text(key, *v);
+                req.number_or_text(key, *v);
         const std::pair<const char*, const char*> texts[] = {{"--file", "file_path"},
                                                              {"--title", "title"},
                                                              {"--type", "book_type"},
@@ -441,7 +326,7 @@ int run(int argc, char** argv) {
                                                              {"--event-id", "event_id"}};
         for (auto [option, key] : texts)
             if (auto v = o.get(option))
-                req.set_text(key, *v);
+                req.text(key, *v);
         return c.exchange(req, [](const rapidjson::Value& r) {
             if (!r["queued"].GetBool())
                 return std::string("not queued: ") + r["reason"].GetString();
@@ -451,14 +336,14 @@ int run(int argc, char** argv) {
     }
     if (command == "delete-book") {
         options o(args, {"--file", "--hash", "--book-id", "--event-id"}, {});
-        request req("book_deleted");
-        req.set_text("file_path", o.required("--file"));
+        booklore::ipc::request_builder req("book_deleted");
+        req.text("file_path", o.required("--file"));
         if (auto v = o.get("--hash"))
-            req.set_text("book_hash", *v);
+            req.text("book_hash", *v);
         if (auto v = o.get("--book-id"))
-            req.set_number_or_text("book_id", *v);
+            req.number_or_text("book_id", *v);
         if (auto v = o.get("--event-id"))
-            req.set_text("event_id", *v);
+            req.text("event_id", *v);
         return c.exchange(req, [](const rapidjson::Value& r) {
             if (!r["queued"].GetBool())
                 return std::string("not queued: ") + r["reason"].GetString();
@@ -468,7 +353,7 @@ int run(int argc, char** argv) {
     }
     if (command == "resume") {
         options(args, {}, {});
-        return c.exchange(request("resume"), [](const rapidjson::Value& r) {
+        return c.exchange(booklore::ipc::request_builder("resume"), [](const rapidjson::Value& r) {
             const auto& s = r["sync_in_seconds"];
             if (!s.IsNumber())
                 return std::string("no sync scheduled (manual sync only)");
@@ -481,7 +366,7 @@ int run(int argc, char** argv) {
         {"suspend", "suspend"}, {"network-up", "network_up"}, {"network-down", "network_down"}};
     if (auto it = simple.find(command); it != simple.end()) {
         options(args, {}, {});
-        return c.exchange(request(it->second.c_str()), render_nothing);
+        return c.exchange(booklore::ipc::request_builder(it->second.c_str()), render_nothing);
     }
     if (command == "watch") {
         options(args, {}, {});

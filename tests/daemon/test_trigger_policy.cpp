@@ -5,18 +5,28 @@
 using booklore::syncd::network_state;
 using booklore::syncd::trigger_policy;
 
+namespace {
+/// The policy reads the mode from its owner; here the owner is a flag of the test.
+bool manual_only = false;
+struct automatic_mode {
+    automatic_mode() { manual_only = false; }
+};
+}  // namespace
+
 TEST_CASE("a queued session starts a sync unless manual-only", "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     CHECK(p.session_queued().start_sync);
     CHECK(p.sync_running());
     CHECK_FALSE(p.sync_finished(false).start_sync);
-    p.set_manual_only(true);
+    manual_only = true;
     CHECK_FALSE(p.session_queued().start_sync);
     CHECK(p.manual_sync().start_sync);
 }
 
 TEST_CASE("triggers during a sync cause at most one more", "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     REQUIRE(p.manual_sync().start_sync);
     for (int i = 0; i < 10; ++i) {
         CHECK_FALSE(p.session_queued().start_sync);
@@ -28,7 +38,8 @@ TEST_CASE("triggers during a sync cause at most one more", "[unit][triggers]") {
 }
 
 TEST_CASE("resume arms a delayed sync; suspend cancels it", "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     CHECK(p.resumed());
     CHECK(p.resume_armed());
     p.suspended();
@@ -36,12 +47,13 @@ TEST_CASE("resume arms a delayed sync; suspend cancels it", "[unit][triggers]") 
     CHECK_FALSE(p.resume_delay_elapsed().start_sync);
     CHECK(p.resumed());
     CHECK(p.resume_delay_elapsed().start_sync);
-    p.set_manual_only(true);
+    manual_only = true;
     CHECK_FALSE(p.resumed());
 }
 
 TEST_CASE("a down network prompts once per trigger and waits for network-up", "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     p.network_changed(network_state::down);
     auto d = p.session_queued();
     CHECK_FALSE(d.start_sync);
@@ -56,7 +68,8 @@ TEST_CASE("a down network prompts once per trigger and waits for network-up", "[
 }
 
 TEST_CASE("network-up runs a pending wake sync at once", "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     p.network_changed(network_state::down);
     REQUIRE(p.resumed());
     auto d = p.network_changed(network_state::up);
@@ -65,14 +78,16 @@ TEST_CASE("network-up runs a pending wake sync at once", "[unit][triggers]") {
 }
 
 TEST_CASE("network-up with nothing waiting does nothing", "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     p.network_changed(network_state::down);
     CHECK_FALSE(p.network_changed(network_state::up).start_sync);
     CHECK_FALSE(p.network_changed(network_state::unknown).start_sync);
 }
 
 TEST_CASE("a wake sync that could not reach the server waits for the network", "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     REQUIRE(p.resumed());
     REQUIRE(p.resume_delay_elapsed().start_sync);
     CHECK_FALSE(p.sync_finished(true).start_sync);
@@ -84,7 +99,8 @@ TEST_CASE("a wake sync that could not reach the server waits for the network", "
 }
 
 TEST_CASE("an unknown network state tries", "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     CHECK(p.network() == network_state::unknown);
     CHECK(p.manual_sync().start_sync);
 }
@@ -93,7 +109,8 @@ TEST_CASE("an unknown network state tries", "[unit][triggers]") {
 // so a waiting `sync_now` must answer instead of waiting for one.
 TEST_CASE("a trigger during a sync with the network down prompts and owes no run",
           "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     REQUIRE(p.manual_sync().start_sync);
     p.network_changed(network_state::down);
     auto d = p.manual_sync();
@@ -109,7 +126,8 @@ TEST_CASE("a trigger during a sync with the network down prompts and owes no run
 
 TEST_CASE("the run owed after a sync becomes a prompt when the network went down",
           "[unit][triggers]") {
-    trigger_policy p;
+    automatic_mode mode;
+    trigger_policy p([] { return manual_only; });
     REQUIRE(p.manual_sync().start_sync);
     CHECK_FALSE(p.session_queued().start_sync);  // one more run owed
     p.network_changed(network_state::down);

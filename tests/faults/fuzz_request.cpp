@@ -9,9 +9,9 @@
 // duration that is not negative).
 //
 //   clang++ -std=c++20 -fsanitize=fuzzer,address,undefined -I. tests/faults/fuzz_request.cpp \
-//       ipc/request.cpp ipc/reply.cpp daemon/event_fields.cpp daemon/utc_time.cpp
+//       ipc/request.cpp ipc/reply.cpp daemon/requests/event_fields.cpp config/utc_time.cpp
 
-#include "daemon/event_fields.hpp"
+#include "daemon/requests/event_fields.hpp"
 #include "ipc/request.hpp"
 
 #include <rapidjson/document.h>
@@ -78,7 +78,7 @@ void one_line(std::string_view line) {
     if (type == "session_end") {
         auto v = syncd::parse_session_end(req.body());
         if (auto* e = std::get_if<syncd::field_error>(&v)) {
-            check_line(req.error(ipc::error_code::invalid_field, e->message, e->field).line());
+            check_line(req.error(ipc::error_kind::invalid_field, e->message, e->field).line());
             return;
         }
         const auto& s = std::get<storage::session_record>(v);
@@ -93,11 +93,11 @@ void one_line(std::string_view line) {
     } else if (type == "book_deleted") {
         auto v = syncd::parse_book_deleted(req.body());
         if (auto* e = std::get_if<syncd::field_error>(&v))
-            check_line(req.error(ipc::error_code::invalid_field, e->message, e->field).line());
+            check_line(req.error(ipc::error_kind::invalid_field, e->message, e->field).line());
     } else if (type == "book_opened") {
         auto v = syncd::parse_book_opened(req.body());
         if (auto* e = std::get_if<syncd::field_error>(&v))
-            check_line(req.error(ipc::error_code::invalid_field, e->message, e->field).line());
+            check_line(req.error(ipc::error_kind::invalid_field, e->message, e->field).line());
     }
 }
 

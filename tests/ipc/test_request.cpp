@@ -48,7 +48,7 @@ TEST_CASE("malformed lines get the protocol's error codes", "[unit][ipc]") {
 }
 
 TEST_CASE("messages serialise as one line", "[unit][ipc]") {
-    auto m = message::error(error_code::storage_full, "disk \"full\"", "x");
+    auto m = message::error(error_kind::storage_full, "disk \"full\"", "x");
     CHECK(m.line() ==
           "{\"ok\":false,\"error\":{\"code\":\"storage_full\",\"message\":\"disk \\\"full\\\"\","
           "\"field\":\"x\"}}\n");

@@ -49,14 +49,14 @@ enqueue_result enqueue_one(database& db, const ingest_item& item) {
     return r[0];
 }
 
-std::string query(connection& conn, const std::string& sql) {
+std::string query(sqlite_connection& conn, const std::string& sql) {
     auto r = conn.query_text(sql);
     INFO(sql << ": " << (r ? std::string() : r.error().message() + " " + last_error_detail()));
     REQUIRE(r.has_value());
     return r->value_or("<null>");
 }
 
-std::int64_t query_int(connection& conn, const std::string& sql) {
+std::int64_t query_int(sqlite_connection& conn, const std::string& sql) {
     auto r = conn.query_int64(sql);
     INFO(sql << ": " << (r ? std::string() : r.error().message() + " " + last_error_detail()));
     REQUIRE(r.has_value());

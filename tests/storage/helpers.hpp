@@ -48,8 +48,8 @@ inline void ok(boost::system::result<void> r) {
 }
 
 /// First column of the first row, as text (test-side inspection through the live connection).
-std::string query(connection& conn, const std::string& sql);
-std::int64_t query_int(connection& conn, const std::string& sql);
+std::string query(sqlite_connection& conn, const std::string& sql);
+std::int64_t query_int(sqlite_connection& conn, const std::string& sql);
 
 /// All files in `dir` whose name starts with `prefix`, sorted.
 std::vector<std::string> files_starting_with(const std::filesystem::path& dir,

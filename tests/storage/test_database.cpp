@@ -1,5 +1,6 @@
 // Ingest, listing, settings and connection set-up of storage::database.
 
+#include "config/utc_time.hpp"
 #include "tests/storage/helpers.hpp"
 
 #include <sqlite3.h>
@@ -19,7 +20,7 @@ bool is_iso_utc(const std::string& s) {
 }  // namespace
 
 TEST_CASE("utc_now_iso has the stored time format") {
-    CHECK(is_iso_utc(utc_now_iso()));
+    CHECK(is_iso_utc(booklore::utc_now_iso()));
 }
 
 TEST_CASE("every connection runs WAL, synchronous=FULL and the other pragmas") {
@@ -73,7 +74,7 @@ TEST_CASE("a session is stored with every field and read back") {
     CHECK(query(db.raw_connection(), "SELECT progress_delta FROM pending_sessions") == "2.5");
 
     // The documented inspection command works on the file from another connection.
-    auto other = connection::open(dir.file("q.sqlite"));
+    auto other = sqlite_connection::open(dir.file("q.sqlite"));
     REQUIRE(other.has_value());
     CHECK(query(*other,
                 "SELECT id || '|' || book_hash || '|' || duration_seconds || '|' || retry_count || "

@@ -9,19 +9,19 @@ using namespace booklore::storage::test;
 
 namespace {
 
-connection raw_open(const std::filesystem::path& file) {
-    auto c = connection::open(file);
+sqlite_connection raw_open(const std::filesystem::path& file) {
+    auto c = sqlite_connection::open(file);
     REQUIRE(c.has_value());
     return std::move(*c);
 }
 
-void exec(connection& c, const std::string& sql) {
+void exec(sqlite_connection& c, const std::string& sql) {
     auto ec = c.exec(sql);
     INFO(sql << ": " << last_error_detail());
     REQUIRE(!ec);
 }
 
-std::string query_plan(connection& c, const std::string& sql) {
+std::string query_plan(sqlite_connection& c, const std::string& sql) {
     auto s = c.prepare("EXPLAIN QUERY PLAN " + sql);
     REQUIRE(s.has_value());
     std::string plan;
@@ -135,7 +135,7 @@ TEST_CASE("a version 1 file migrates to the latest version with its data") {
     temp_dir dir;
     auto path = dir.file("q.sqlite");
     {
-        connection c = raw_open(path);
+        sqlite_connection c = raw_open(path);
         exec(c, "BEGIN");
         REQUIRE(!migrate(c, 0, 1));
         exec(c, "COMMIT");
@@ -197,7 +197,7 @@ TEST_CASE("a migration that fails leaves the file at its old version") {
     temp_dir dir;
     auto path = dir.file("q.sqlite");
     {
-        connection c = raw_open(path);
+        sqlite_connection c = raw_open(path);
         exec(c, "BEGIN");
         REQUIRE(!migrate(c, 0, 1));
         exec(c, "COMMIT");
@@ -205,7 +205,7 @@ TEST_CASE("a migration that fails leaves the file at its old version") {
         exec(c, "CREATE TABLE event_ledger (x)");
     }
     CHECK_THROWS_WITH(database::open(path), Catch::Contains("migration"));
-    connection c = raw_open(path);
+    sqlite_connection c = raw_open(path);
     CHECK(query_int(c, "PRAGMA user_version") == 1);
     CHECK(query_int(c,
                     "SELECT count(*) FROM pragma_table_info('pending_sessions') WHERE name = "
@@ -216,7 +216,7 @@ TEST_CASE("the KOReader plugin's database is taken over, not lost") {
     temp_dir dir;
     auto path = dir.file("booklore-sync.sqlite");
     {
-        connection c = raw_open(path);
+        sqlite_connection c = raw_open(path);
         exec(c, plugin_schema);
         exec(c, plugin_rows);
     }
@@ -281,7 +281,7 @@ TEST_CASE("the KOReader plugin's database is taken over, not lost") {
     CHECK(enqueue_one(db, make_session(5)).queue_id == 3);
 
     // Opening again does not import twice.
-    connection other = raw_open(path);
+    sqlite_connection other = raw_open(path);
     CHECK(query_int(other, "SELECT count(*) FROM pending_sessions") == 3);
 }
 
@@ -289,7 +289,7 @@ TEST_CASE("a foreign file that cannot be imported is moved aside, not deleted") 
     temp_dir dir;
     auto path = dir.file("booklore-sync.sqlite");
     {
-        connection c = raw_open(path);
+        sqlite_connection c = raw_open(path);
         exec(c, plugin_schema);
         exec(c, plugin_rows);
         // Renaming book_cache to legacy_book_cache will clash.
@@ -302,7 +302,7 @@ TEST_CASE("a foreign file that cannot be imported is moved aside, not deleted") 
     CHECK(ok(db.counts()).pending_sessions == 0);
     enqueue_one(db, make_session(1));
 
-    connection old = raw_open(*db.moved_aside_to());
+    sqlite_connection old = raw_open(*db.moved_aside_to());
     CHECK(query_int(old, "SELECT count(*) FROM pending_sessions") == 3);
     CHECK(query_int(old, "SELECT count(*) FROM book_cache") == 3);
 }

@@ -9,8 +9,8 @@ using namespace booklore::storage::test;
 
 namespace {
 
-connection memory_db() {
-    auto c = connection::open(":memory:");
+sqlite_connection memory_db() {
+    auto c = sqlite_connection::open(":memory:");
     REQUIRE(c.has_value());
     REQUIRE(!c->exec("CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, d REAL, s TEXT)"));
     return std::move(*c);
@@ -34,7 +34,7 @@ TEST_CASE("sqlite_category carries extended codes and SQLite's messages") {
 }
 
 TEST_CASE("statements bind, step and read every type") {
-    connection c = memory_db();
+    sqlite_connection c = memory_db();
     auto ins = c.prepare("INSERT INTO t (i, d, s) VALUES (?1, ?2, ?3)");
     REQUIRE(ins.has_value());
     ins->bind(1, std::int64_t{1} << 40);
@@ -70,7 +70,7 @@ TEST_CASE("statements bind, step and read every type") {
 }
 
 TEST_CASE("errors come back as codes with the detail kept for logs") {
-    connection c = memory_db();
+    sqlite_connection c = memory_db();
     auto bad = c.prepare("SELECT nope FROM t");
     REQUIRE(!bad.has_value());
     CHECK(primary_code(bad.error()) == SQLITE_ERROR);
@@ -85,7 +85,7 @@ TEST_CASE("errors come back as codes with the detail kept for logs") {
 }
 
 TEST_CASE("a transaction guard rolls back unless committed") {
-    connection c = memory_db();
+    sqlite_connection c = memory_db();
     {
         auto txn = transaction::begin(c);
         REQUIRE(txn.has_value());

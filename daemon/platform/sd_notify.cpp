@@ -1,4 +1,4 @@
-#include "daemon/sd_notify.hpp"
+#include "daemon/platform/sd_notify.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>

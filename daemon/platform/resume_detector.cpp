@@ -1,4 +1,4 @@
-#include "daemon/resume_detector.hpp"
+#include "daemon/platform/resume_detector.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/timerfd.h>

@@ -17,13 +17,16 @@ struct sync_result {
     std::int64_t deletions_failed = 0;
     std::int64_t pending_sessions = 0;
     std::int64_t pending_deletions = 0;
-    /// "up" when the server answered, "down" when no request was sent because the network
-    /// was down, "unreachable" when requests could not reach the server.
-    std::string network = "up";
+    /// Whether the server answered (`up` in JSON), no request was sent because the network
+    /// was down (`down`), or requests could not reach the server (`unreachable`).
+    enum class reach { up, down, unreachable } network = reach::up;
     /// Why the run stopped early (credentials refused, storage failure), if it did.
     std::optional<std::string> error;
     std::string finished_at;
 };
+
+/// `up`, `down` or `unreachable`.
+const char* to_string(sync_result::reach r);
 
 /// The result object of INTERFACE.md (`sync_now`, `sync_finished`, `status.last_sync`).
 rapidjson::Value to_json(const sync_result& r, rapidjson::Document::AllocatorType& alloc);

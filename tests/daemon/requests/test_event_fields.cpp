@@ -1,4 +1,4 @@
-#include "daemon/event_fields.hpp"
+#include "daemon/requests/event_fields.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,18 @@
-#include "daemon/sync_result.hpp"
+#include "daemon/sync/sync_result.hpp"
 
 namespace booklore::syncd {
+
+const char* to_string(sync_result::reach r) {
+    switch (r) {
+        case sync_result::reach::down:
+            return "down";
+        case sync_result::reach::unreachable:
+            return "unreachable";
+        case sync_result::reach::up:
+            break;
+    }
+    return "up";
+}
 
 rapidjson::Value to_json(const sync_result& r, rapidjson::Document::AllocatorType& a) {
     rapidjson::Value out(rapidjson::kObjectType);
@@ -11,7 +23,7 @@ rapidjson::Value to_json(const sync_result& r, rapidjson::Document::AllocatorTyp
     out.AddMember("deletions_failed", r.deletions_failed, a);
     out.AddMember("pending_sessions", r.pending_sessions, a);
     out.AddMember("pending_deletions", r.pending_deletions, a);
-    out.AddMember("network", rapidjson::Value(r.network.c_str(), a), a);
+    out.AddMember("network", rapidjson::StringRef(to_string(r.network)), a);
     if (r.error)
         out.AddMember("error", rapidjson::Value(r.error->c_str(), a), a);
     return out;

@@ -5,7 +5,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace booklore::syncd {
@@ -15,23 +17,25 @@ namespace booklore::syncd {
 /// Each caller still gets its answer only after its own event is durable.
 class ingest_queue {
 public:
-    ingest_queue(boost::asio::any_io_executor executor, storage::database& db);
+    /// Commits a group in one transaction (the database's `enqueue`).
+    using commit_fn = std::function<storage::result<std::vector<storage::enqueue_result>>(
+        std::span<const storage::ingest_item>)>;
 
+    ingest_queue(boost::asio::any_io_executor executor, commit_fn commit);
     boost::asio::awaitable<storage::result<storage::enqueue_result>> submit(
         storage::ingest_item item);
-
-    /// Transactions committed so far (for status and benchmarks).
-    std::uint64_t commits() const { return commits_; }
 
 private:
     struct waiter;
     boost::asio::awaitable<void> commit_pending();
+    /// The commit threw: every waiter gets a storage error, and the next event commits again.
+    void commit_failed();
 
     boost::asio::any_io_executor executor_;
-    storage::database& db_;
+    commit_fn commit_;
     std::vector<std::shared_ptr<waiter>> queued_;
+    std::vector<std::shared_ptr<waiter>> committing_batch_;
     bool committing_ = false;
-    std::uint64_t commits_ = 0;
 };
 
 }  // namespace booklore::syncd

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "config/settings.hpp"
-#include "daemon/booklore_api.hpp"
-#include "daemon/sync_result.hpp"
+#include "daemon/sync/booklore_api.hpp"
+#include "daemon/sync/sync_result.hpp"
 #include "net/http_client.hpp"
 #include "storage/database.hpp"
 

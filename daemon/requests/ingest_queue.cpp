@@ -1,8 +1,8 @@
-#include "daemon/ingest_queue.hpp"
+#include "daemon/requests/ingest_queue.hpp"
+
+#include "config/spawn_logged.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,8 +19,8 @@ struct ingest_queue::waiter {
     storage::result<storage::enqueue_result> outcome = storage::enqueue_result{};
 };
 
-ingest_queue::ingest_queue(asio::any_io_executor executor, storage::database& db)
-    : executor_(executor), db_(db) {}
+ingest_queue::ingest_queue(asio::any_io_executor executor, commit_fn commit)
+    : executor_(executor), commit_(std::move(commit)) {}
 
 asio::awaitable<storage::result<storage::enqueue_result>> ingest_queue::submit(
     storage::ingest_item item) {
@@ -28,7 +28,7 @@ asio::awaitable<storage::result<storage::enqueue_result>> ingest_queue::submit(
     queued_.push_back(w);
     if (!committing_) {
         committing_ = true;
-        asio::co_spawn(executor_, commit_pending(), asio::detached);
+        spawn_logged(executor_, commit_pending(), "group_commit", [this] { commit_failed(); });
     }
     co_await w->done.async_wait(asio::as_tuple(asio::use_awaitable));
     co_return w->outcome;
@@ -38,21 +38,34 @@ asio::awaitable<void> ingest_queue::commit_pending() {
     while (!queued_.empty()) {
         // Let the requests that are already readable in this turn join the transaction.
         co_await asio::post(executor_, asio::use_awaitable);
-        std::vector<std::shared_ptr<waiter>> batch;
-        batch.swap(queued_);
+        committing_batch_.swap(queued_);
         std::vector<storage::ingest_item> items;
-        items.reserve(batch.size());
-        for (auto& w : batch)
+        items.reserve(committing_batch_.size());
+        for (auto& w : committing_batch_)
             items.push_back(std::move(w->item));
-        auto results = db_.enqueue(items);
-        ++commits_;
-        for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto results = commit_(items);
+        for (std::size_t i = 0; i < committing_batch_.size(); ++i) {
             if (results)
-                batch[i]->outcome = (*results)[i];
+                committing_batch_[i]->outcome = (*results)[i];
             else
-                batch[i]->outcome = results.error();
-            batch[i]->done.cancel();
+                committing_batch_[i]->outcome = results.error();
+            committing_batch_[i]->done.cancel();
         }
+        committing_batch_.clear();
+    }
+    committing_ = false;
+}
+
+void ingest_queue::commit_failed() {
+    // Whether the transaction committed is unknown: the client resends with its event_id,
+    // which the ledger answers as a duplicate if it did.
+    auto failure = make_error_code(boost::system::errc::io_error);
+    for (auto* group : {&committing_batch_, &queued_}) {
+        for (auto& w : *group) {
+            w->outcome = failure;
+            w->done.cancel();
+        }
+        group->clear();
     }
     committing_ = false;
 }

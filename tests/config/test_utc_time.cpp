@@ -1,8 +1,8 @@
-#include "daemon/utc_time.hpp"
+#include "config/utc_time.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace booklore::syncd;
+using namespace booklore;
 
 TEST_CASE("ISO-8601 times with a zone parse to epoch seconds", "[unit][time]") {
     CHECK(parse_iso_utc("1970-01-01T00:00:00Z") == 0);

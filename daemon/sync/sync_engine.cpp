@@ -1,4 +1,5 @@
-#include "daemon/sync_engine.hpp"
+#include "daemon/sync/sync_engine.hpp"
+#include "config/utc_time.hpp"
 
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -91,13 +92,13 @@ asio::awaitable<sync_result> sync_engine::run(progress_fn progress) {
         st.result.pending_deletions = counts->pending_deletions;
         st.result.sessions_unresolved = counts->unresolved_sessions;
     }
-    st.result.finished_at = storage::utc_now_iso();
+    st.result.finished_at = utc_now_iso();
     spdlog::info(
         "sync_finished uploaded={} failed={} unresolved={} deletions_done={} "
         "deletions_failed={} pending={} network={} error=\"{}\"",
         st.result.sessions_uploaded, st.result.sessions_failed, st.result.sessions_unresolved,
         st.result.deletions_done, st.result.deletions_failed, st.result.pending_sessions,
-        st.result.network, st.result.error.value_or(""));
+        to_string(st.result.network), st.result.error.value_or(""));
     co_return st.result;
 }
 
@@ -131,7 +132,7 @@ asio::awaitable<bool> sync_engine::ensure_token(run_state& st, bool renew) {
         st.no_answer = true;
         st.transport_error = f->detail;
         stop_run(st, "cannot reach the server to log in: " + f->detail);
-        st.result.network = "unreachable";
+        st.result.network = sync_result::reach::unreachable;
         co_return false;
     }
     auto& r = std::get<net::response>(sent);
@@ -172,11 +173,11 @@ asio::awaitable<std::optional<net::response>> sync_engine::call(run_state& st, n
             st.no_answer = true;
             st.request_reached_server = !f->before_request_sent;
             st.transport_error = f->detail;
-            st.result.network = "unreachable";
+            st.result.network = sync_result::reach::unreachable;
             co_return std::nullopt;
         }
         auto& r = std::get<net::response>(sent);
-        st.result.network = "up";
+        st.result.network = sync_result::reach::up;
         spdlog::debug("request_done target={} status={}", req.target, r.status);
         if (how == auth::bearer && r.status == 401 && !renewed) {
             renewed = true;

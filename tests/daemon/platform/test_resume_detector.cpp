@@ -1,4 +1,4 @@
-#include "daemon/resume_detector.hpp"
+#include "daemon/platform/resume_detector.hpp"
 
 #include <time.h>
 #include <boost/asio/io_context.hpp>

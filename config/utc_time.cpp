@@ -1,9 +1,9 @@
-#include "daemon/utc_time.hpp"
+#include "config/utc_time.hpp"
 
 #include <chrono>
 #include <cstdio>
 
-namespace booklore::syncd {
+namespace booklore {
 namespace {
 
 /// Reads exactly `width` digits at `pos`.
@@ -76,4 +76,10 @@ std::string format_iso_utc(std::int64_t epoch_seconds) {
     return out;
 }
 
-}  // namespace booklore::syncd
+std::string utc_now_iso() {
+    using namespace std::chrono;
+    return format_iso_utc(
+        duration_cast<seconds>(system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace booklore

@@ -1,6 +1,6 @@
-#include "daemon/event_fields.hpp"
+#include "daemon/requests/event_fields.hpp"
 
-#include "daemon/utc_time.hpp"
+#include "config/utc_time.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "daemon/booklore_api.hpp"
+#include "daemon/sync/booklore_api.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>

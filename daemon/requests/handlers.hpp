@@ -1,0 +1,31 @@
+#pragma once
+// The handlers of the request table, one per request type (INTERFACE.md "The socket protocol").
+
+#include "daemon/requests/request_table.hpp"
+
+namespace booklore::syncd::handlers {
+
+using boost::asio::awaitable;
+
+// The queue (queue_requests.cpp).
+awaitable<ipc::message> session_end(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> book_deleted(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> book_opened(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> list_pending(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> clear_pending(request_context&, const ipc::request&, ipc::client_context&);
+
+// The daemon's state and triggers (control_requests.cpp).
+awaitable<ipc::message> sync_now(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> status(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> set_settings(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> subscribe(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> resume(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> suspend(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> network_up(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> network_down(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> wifi_answer(request_context&, const ipc::request&, ipc::client_context&);
+
+/// The reply to a storage failure: `storage_full` or `storage_error`, nothing queued.
+ipc::message storage_failure(const ipc::request& req, const boost::system::error_code& ec);
+
+}  // namespace booklore::syncd::handlers
