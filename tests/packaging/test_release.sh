@@ -83,10 +83,10 @@ only_paths() {
 KINDLE_DIR=$WORK/kindle-us
 mkdir -p "$KINDLE_DIR"
 (cd "$KINDLE_DIR" && unzip -q "$DIST/booklore-sync-kual.zip")
-for c in "$KROOT/usr/local/booklore-sync/config.default.json" "$KINDLE_DIR/extensions/booklore-sync/config.default.json"; do
-    check "$(basename "$(dirname "$c")") config.default.json names only database and socket" only_paths "$c"
-    check_rc "$(basename "$(dirname "$c")") config.default.json passes --check-config (no server needed)" 0 \
-        "$DAEMON" --config "$c" --check-config
+for c in "Kobo:$KROOT/usr/local/booklore-sync/config.default.json" "Kindle:$KINDLE_DIR/extensions/booklore-sync/config.default.json"; do
+    check "${c%%:*}: config.default.json names only database and socket" only_paths "${c#*:}"
+    check_rc "${c%%:*}: config.default.json passes --check-config (no server needed)" 0 \
+        "$DAEMON" --config "${c#*:}" --check-config
 done
 
 # The Kobo init script with no config.json: it takes the packaged one and the daemon starts
@@ -157,5 +157,4 @@ for _, item in ipairs(first.sub_item_table_func()) do names[#names + 1] = item.t
 print(table.concat(names, " | "))
 assert(#names == 6, "six entries under Settings")
 EOF
-echo "     ${OUT//$'\n'/ | }"
 finish

@@ -74,20 +74,21 @@ local function show(msg, timeout)
     return w
 end
 
+local own_clients = setmetatable({}, { __mode = "k" }) -- by plugin object
 local function client_of(plugin)
     if type(plugin.ipc) == "table" and plugin.ipc.subscribe then
         return plugin.ipc
     end
-    if not state.client then
-        state.client = Ipc.new { socket_path = plugin._private.socket_path, encode = json.encode, decode = json.decode }
+    if not own_clients[plugin] then
+        own_clients[plugin] = Ipc.new { socket_path = plugin._private.socket_path, encode = json.encode, decode = json.decode }
     end
-    return state.client
+    return own_clients[plugin]
 end
 
 local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "."
 -- Where no platform mechanism starts the daemon (KoboRoot.tgz's init script, the KUAL extension,
 -- a systemd unit), a booklore-syncd found here is started by the plugin.
-local BINARIES = { here .. "/bin/booklore-syncd", "/usr/local/bin/booklore-syncd", "/usr/bin/booklore-syncd" }
+M.binaries = { here .. "/bin/booklore-syncd", "/usr/local/bin/booklore-syncd", "/usr/bin/booklore-syncd" }
 
 local function shell_quote(s)
     return "'" .. s:gsub("'", "'\\''") .. "'"
@@ -97,14 +98,15 @@ end
 -- /), so that it keeps running when KOReader exits. Does nothing under systemd (the unit owns
 -- the daemon) or when no binary is found. The config it writes, if there is none, holds only the
 -- database and the socket: the rest is set from the Settings menu and kept in the database.
--- opts: socket (required), binaries, config_dir (default: KOReader's settings folder).
+-- opts: socket (required), binaries (default M.binaries), config_dir (default: KOReader's
+-- settings folder).
 -- Returns true, or false and why.
 function M.start_daemon(opts)
     if lfs.attributes("/run/systemd/system", "mode") == "directory" and not opts.binaries then
         return false, "systemd"
     end
     local binary
-    for _i, b in ipairs(opts.binaries or BINARIES) do
+    for _i, b in ipairs(opts.binaries or M.binaries) do
         if lfs.attributes(b, "mode") == "file" then
             binary = b
             break
@@ -139,7 +141,7 @@ local function unreachable_text(plugin, code, message)
     if code == "unavailable" then
         local started = M.start_daemon { socket = client_of(plugin):path() }
         return T(_("The sync service (booklore-syncd) is not running. %1\n\n%2"),
-            started and _("It is being started: try again in a moment.") or _("Install it for your device (see the README)."),
+            started and _("It is being started: try again in a moment.") or _("It was not found or could not be started: see the README for your device."),
             text(message))
     end
     return T(_("Cannot reach the sync service: %1"), text(message))
