@@ -50,7 +50,7 @@ def module_server():
 @pytest.fixture
 def server(module_server):
     module_server.reset(config=True)
-    module_server.add_book(HIDDEN, "e" * 32, title="Hidden", accessible=False)
+    module_server.add_book(HIDDEN, "e" * 32, title="Hidden", accessible=False, deleted=False)
     yield module_server
 
 
@@ -215,6 +215,12 @@ def test_book_outside_the_users_libraries(server, profile, status):
     if status == 404:
         assert reply.json()["message"] == "Book not found with ID: %d" % HIDDEN
     assert server.state(only=())["counts"]["sessions"] == (1 if status == 202 else 0)
+    book = server.request("GET", "/api/v1/books/%d" % HIDDEN, bearer=server.token())
+    assert (book.status, book.json()["message"]) == \
+        (403, "You are not authorized to access this book.")  # @CheckBookAccess, every profile
+    server.add_book(HIDDEN, deleted=True)
+    book = server.request("GET", "/api/v1/books/%d" % HIDDEN, bearer=server.token())
+    assert book.status == (404 if profile == "G" else 403)
 
 
 # ------------------------------------------------------------------ GET /reading-sessions/book/{id}

@@ -7,6 +7,7 @@ The stand-in's user is not an admin, so every list holds only the books of its l
 
 import standin_http as h
 from standin_model import Malformed, as_integer
+from standin_sessions import FORBIDDEN_BOOK
 
 EXTENSIONS = {"PDF": "pdf", "EPUB": "epub", "CBX": "cbz", "FB2": "fb2", "MOBI": "mobi",
               "AZW3": "azw3", "AUDIOBOOK": "m4b"}
@@ -190,10 +191,18 @@ class BookEndpoints:
         return h.json_response(200, results[:50] if score is isbn_score else results)
 
     def get_book(self, req, book_text):
+        """@CheckBookAccess runs first: a book outside the user's libraries is a 403 in every
+        profile (G:config/security/aspect/BookAccessAspect.java:46-62, A/W/B/B0 the same file
+        :47-63). Its lookup skips soft-deleted books in G only (G:repository/BookRepository.java
+        :38-40); the service's own lookup always does (:30-32)."""
         book_id = self.path_long(book_text, "bookId", "long")
         with self.lock:
             book = self.books.get(book_id)
-            if book is None or book.deleted:
+            if book is None or (book.deleted and self.facts.name == "G"):
+                raise h.ApiError(404, "Book not found with ID: %d" % book_id)
+            if not book.accessible:
+                raise h.ApiError(403, FORBIDDEN_BOOK)
+            if book.deleted:
                 raise h.ApiError(404, "Book not found with ID: %d" % book_id)
             return h.json_response(200, self.book_dto(book, False))
 
