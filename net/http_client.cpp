@@ -461,9 +461,6 @@ asio::awaitable<send_result> http_client::impl::send(request req) {
         response answer;
         answer.status = status;
         answer.content_type = text(message[http::field::content_type]);
-        if (auto it = message.find(http::field::retry_after); it != message.end())
-            answer.retry_after =
-                parse_retry_after(text(it->value()), std::chrono::system_clock::now());
         if (status / 100 == 3)
             answer.location = text(message[http::field::location]);
         answer.body = std::move(message.body());

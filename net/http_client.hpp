@@ -57,8 +57,6 @@ struct response {
     unsigned status = 0;
     std::string content_type;
     std::string body;
-    /// Retry-After (seconds or HTTP-date), clamped to [0 s, 24 h]; for 429 and 503.
-    std::optional<std::chrono::seconds> retry_after;
     /// The Location header of a 3xx that was not followed (see http_client::send).
     std::string location;
 

@@ -19,11 +19,6 @@ enum class redirect_action {
 /// turning an upload into a GET would make it look like it succeeded.
 redirect_action redirect_rule(boost::beast::http::verb method, unsigned status);
 
-/// Parses a Retry-After value: delay-seconds or an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37
-/// GMT"), relative to `now`. The result is clamped to [0 s, 24 h]; garbage gives nullopt.
-std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
-                                                      std::chrono::system_clock::time_point now);
-
 /// True for "application/json" and "application/<something>+json", ignoring parameters and
 /// case; the daemon treats any other 2xx body as "not the endpoint we expected".
 bool is_json_media_type(std::string_view content_type);

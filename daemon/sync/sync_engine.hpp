@@ -1,24 +1,28 @@
 #pragma once
 
 #include "config/settings.hpp"
-#include "daemon/sync/booklore_api.hpp"
+#include "daemon/sync/server_link.hpp"
 #include "daemon/sync/sync_result.hpp"
-#include "net/http_client.hpp"
+#include "daemon/sync/upload_plan.hpp"
 #include "storage/database.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <map>
 #include <optional>
-#include <span>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace booklore::syncd {
 
-/// One sync run against BookLore, in the seed's order: resolve unknown book ids by hash,
-/// upload sessions per book in batches (single posts where the server has no batch endpoint),
-/// then report deletions. Rows leave the queue only after the server confirmed them.
+/// One sync run against BookLore, in the seed's order: resolve unknown book ids (by hash, then
+/// by ISBN), upload sessions per book, then report deletions. What to do after each answer is
+/// decided by sync::upload_plan; this class only performs its actions (the I/O shell), so
+/// rows leave the queue only after the server confirmed them, and rows whose request may
+/// have been stored without an answer are checked against the server before they go again.
 class sync_engine {
 public:
     /// Called after each upload with the sessions uploaded so far and the total.
@@ -28,45 +32,54 @@ public:
     sync_engine(boost::asio::any_io_executor executor, const config::settings& settings,
                 storage::database& db);
 
-    boost::asio::awaitable<sync_result> run(progress_fn progress);
+    /// `manual`: asked for by a person (sync_now), so a refused login may be tried again.
+    boost::asio::awaitable<sync_result> run(progress_fn progress, bool manual);
 
     /// Makes a running sync stop after its current request (shutdown).
     void stop() { stop_requested_ = true; }
 
     /// Connections opened so far (benchmarks).
-    std::size_t connections_opened() const { return client_.connections_opened(); }
+    std::size_t connections_opened() const { return link_.connections_opened(); }
 
 private:
-    struct run_state;
-    enum class auth { koreader, bearer };
+    struct run_state {
+        sync_result result;
+        progress_fn progress;
+        std::int64_t total = 0;
+        bool stopped = false;
+        sync::server_view view;
+        /// Books skipped for this run (a per-book 403 or 404).
+        std::set<std::int64_t> skipped;
+        bool hash_lookup_usable = true;
+        /// ISBN-13 -> book ids, from the server's book list (read once a run, when needed).
+        std::optional<std::multimap<std::string, std::int64_t>> isbns;
+    };
 
     boost::asio::awaitable<void> resolve_books(run_state& st);
-    boost::asio::awaitable<void> upload_sessions(run_state& st);
-    boost::asio::awaitable<bool> upload_batch(run_state& st, std::int64_t book_id,
-                                              std::span<const storage::pending_session> rows);
-    boost::asio::awaitable<bool> upload_singles(run_state& st, std::int64_t book_id,
-                                                std::span<const storage::pending_session> rows);
-    boost::asio::awaitable<void> report_deletions(run_state& st);
     boost::asio::awaitable<std::optional<std::int64_t>> lookup_hash(run_state& st,
                                                                     const std::string& hash);
+    boost::asio::awaitable<std::optional<std::int64_t>> lookup_isbn(run_state& st,
+                                                                    const std::string& isbn);
+    boost::asio::awaitable<void> upload_sessions(run_state& st);
+    /// Performs one batch's plan; false when this book waits for the next run.
+    boost::asio::awaitable<bool> upload_batch(run_state& st, std::int64_t book_id,
+                                              std::vector<storage::pending_session>& rows);
+    boost::asio::awaitable<sync::action> perform_request(run_state& st, sync::upload_plan& plan,
+                                                         const sync::action& a,
+                                                         std::int64_t book_id,
+                                                         std::vector<storage::pending_session>& rows);
+    boost::asio::awaitable<void> report_deletions(run_state& st);
 
-    /// Sends with the given credentials; renews an expired or refused Bearer token once.
-    /// Empty when no answer came (the reason is in `st`).
-    boost::asio::awaitable<std::optional<net::response>> call(run_state& st, net::request req,
-                                                              auth how);
-    boost::asio::awaitable<bool> ensure_token(run_state& st, bool renew);
-
-    void rows_uploaded(run_state& st, std::span<const storage::pending_session> rows);
-    void rows_failed(run_state& st, std::span<const storage::pending_session> rows,
-                     const std::string& error);
+    /// Follows the plan's storage actions; false when storage failed (the run stops).
+    bool settle(run_state& st, const sync::action& a, std::int64_t book_id,
+                const std::vector<storage::pending_session>& rows);
     /// A storage failure ends the run: nothing more can be recorded safely.
     void storage_failed(run_state& st, const boost::system::error_code& ec);
-    void stop_run(run_state& st, std::string error);
+    void stop_run(run_state& st, std::string error, sync::stop_reason reason);
 
     const config::settings& settings_;
     storage::database& db_;
-    net::http_client client_;
-    std::optional<booklore_api::bearer_token> token_;
+    sync::server_link link_;
     bool stop_requested_ = false;
 };
 

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 using namespace std::chrono_literals;
-using booklore::net::parse_retry_after;
 using booklore::net::redirect_action;
 using booklore::net::redirect_rule;
 using boost::beast::http::verb;
@@ -30,25 +29,6 @@ TEST_CASE("307 and 308 keep the method, 301-303 only redirect reads", "[unit][ne
         CHECK(redirect_rule(verb::put, status) == redirect_action::return_response);
         CHECK(redirect_rule(verb::delete_, status) == redirect_action::return_response);
     }
-}
-
-TEST_CASE("Retry-After is read as seconds or as an HTTP date", "[unit][net]") {
-    // 2026-02-22T14:00:00Z
-    const std::chrono::system_clock::time_point now{
-        std::chrono::sys_days{std::chrono::year{2026} / 2 / 22} + 14h};
-    CHECK(parse_retry_after("120", now) == 120s);
-    CHECK(parse_retry_after(" 0 ", now) == 0s);
-    CHECK(parse_retry_after("99999999999999999999", now) == 24h);
-    CHECK(parse_retry_after("Sun, 22 Feb 2026 14:01:30 GMT", now) == 90s);
-    CHECK(parse_retry_after("Sun, 22 Feb 2026 13:00:00 GMT", now) == 0s);
-    CHECK(parse_retry_after("Mon, 22 Feb 2027 14:00:00 GMT", now) == 24h);
-    CHECK_FALSE(parse_retry_after("", now));
-    CHECK_FALSE(parse_retry_after("-5", now));
-    CHECK_FALSE(parse_retry_after("1.5", now));
-    CHECK_FALSE(parse_retry_after("soon", now));
-    CHECK_FALSE(parse_retry_after("Sun, 31 Feb 2026 14:01:30 GMT", now));
-    CHECK_FALSE(parse_retry_after("Sun, 22 Foo 2026 14:01:30 GMT", now));
-    CHECK_FALSE(parse_retry_after("Sun, 22 Feb 2026 14:01:30 UTC", now));
 }
 
 TEST_CASE("JSON media types are recognised", "[unit][net]") {
