@@ -30,6 +30,8 @@ int booklore_fcntl(int fd, int cmd, ...) asm("fcntl");
 int booklore_close(int fd) asm("close");
 char *booklore_strerror(int errnum) asm("strerror");
 int booklore_gettimeofday(struct booklore_timeval *tv, void *tz) asm("gettimeofday");
+int booklore_open(const char *path, int flags, ...) asm("open");
+int booklore_fsync(int fd) asm("fsync");
 ]]
 
 -- Linux values; identical on x86, x86_64, ARM and AArch64.
@@ -365,4 +367,31 @@ end
 
 M.Client = Client
 M.Subscription = Subscription
+-- For booklore_lane.lua, which keeps a connection open across UI ticks instead of waiting.
+M.connect = connect
+M.recv_now = recv_now
+M.close_fd = close_fd
+M.MAX_LINE = MAX_LINE
+
+--- fsync(2) of the file at `path` (for booklore_outbox.lua: io has no fsync).
+function M.fsync(path)
+    local fd = C.booklore_open(path, 0x80000) -- O_RDONLY | O_CLOEXEC
+    if fd >= 0 then
+        C.booklore_fsync(fd)
+        C.booklore_close(fd)
+    end
+end
+
+--- Writes as much of `data` as the socket takes now. Returns the bytes written, or nil, msg.
+function M.send_some(fd, data)
+    local n = C.booklore_send(fd, data, #data, MSG_DONTWAIT + MSG_NOSIGNAL)
+    if n >= 0 then
+        return tonumber(n)
+    end
+    local e = ffi.errno()
+    if e == EAGAIN or e == EINTR then
+        return 0
+    end
+    return nil, "send: " .. errmsg(e)
+end
 return M

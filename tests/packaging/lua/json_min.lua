@@ -1,9 +1,14 @@
 -- A small JSON encoder/decoder for the tests that run the plugin's IPC module under plain luajit
--- (inside KOReader the plugin uses KOReader's own `json` module). JSON null decodes to M.null.
+-- (inside KOReader the plugin uses KOReader's own `json` module). JSON null decodes to M.null,
+-- a function, as in KOReader's luajson (lua/json/util.lua:74-77 and decode/others.lua:24 at
+-- harningt/luajson 6ecaf9b, the commit koreader-base ab4cb58 thirdparty/luajson builds).
 
 local M = {}
 
-M.null = setmetatable({}, { __tostring = function() return "null" end })
+local function null()
+    return null
+end
+M.null = null
 
 local escapes = {
     ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",

@@ -1,230 +1,242 @@
--- The plugin's main.lua, driven through KOReader-like events against the real booklore-syncd.
--- KOReader itself is replaced by koreader_stubs.lua. Environment as for test_ipc.lua.
+-- The plugin driven through KOReader's events (koreader_stubs.lua) against the real booklore-syncd.
+-- Environment: BOOKLORE_SOCKET, BOOKLORE_TEST_DIR.
 
 package.path = (arg[0]:match("(.*/)") or "./") .. "?.lua;" .. package.path
 local T = require("testlib")
-local K = require("koreader_stubs")
+local F = require("plugin_fixture")
+local K = F.K
 local json = require("json_min")
-local ipc = require("booklore_ipc")
 local Hash = require("booklore_hash")
 
 local socket_path = T.env("BOOKLORE_SOCKET")
 local workdir = T.env("BOOKLORE_TEST_DIR")
+local daemon = F.probe(socket_path)
 
+K.settings_dir = workdir
 K.settings.bookloresync = { socket_path = socket_path, auto_start = false }
 
-local probe = ipc.new { socket_path = socket_path, encode = json.encode, decode = json.decode, timeout_ms = 5000 }
-local function daemon(msg)
-    local reply, code, message = probe:request(msg)
-    T.ok(reply and reply.ok, msg.type .. ": " .. tostring(code) .. " " .. tostring(message) .. " " .. (reply and json.encode(reply) or ""))
-    return reply
-end
-
-local function find_pending(pred)
+local function pending_session(pred)
     for _, row in ipairs(daemon({ type = "list_pending", limit = 1000 }).sessions) do
         if pred(row) then return row end
     end
 end
 
-local function make_book(name, size)
-    local path = workdir .. "/" .. name
-    local f = assert(io.open(path, "wb"))
-    local bytes = {}
-    for i = 0, size - 1 do bytes[#bytes + 1] = string.char((i * 13 + 5) % 256) end
-    f:write(table.concat(bytes))
-    f:close()
-    return path
-end
+local Plugin = F.load_plugin()
+local meta = dofile(T.plugin_dir .. "_meta.lua")
+local fm -- the file manager's instance
 
-local Plugin = dofile(T.plugin_dir .. "main.lua")
-local private = Plugin._private
-
--- A reader with a paged document at page `page` of 200.
-local page = 20
-local book = make_book("A Test Book.epub", 50000)
-local book_hash = Hash.partial_md5(book)
-local registered_menu
-local ui = {
-    menu = { registerToMainMenu = function(_, p) registered_menu = p end },
-    document = {
-        file = book,
-        getPageCount = function() return 200 end,
-        getCurrentPage = function() return page end,
-    },
-    doc_settings = { readSetting = function() return nil end },
-    doc_props = { display_title = "A Test Book" },
-}
-
-local plugin
-T.case("the plugin loads, registers its menu and the dispatcher action", function()
-    plugin = Plugin:new { ui = ui }
-    T.ok(registered_menu == plugin, "registered to the main menu")
-    local action = K.actions.booklore_sync_pending
-    T.ok(action, "dispatcher action registered")
-    T.eq(action.event, "SyncBooklorePending", "action event")
-    T.ok(type(plugin.onSyncBooklorePending) == "function", "handler for the action")
-end)
-
-T.case("the menu is Tools → BookLore Sync with the documented entries", function()
+T.case("_meta.lua has no name; the plugin has settings_key, stopPlugin, its menu and action", function()
+    T.eq(meta.name, nil, "_meta.lua name (deprecated, pluginloader.lua:256-260)")
+    T.eq(Plugin.settings_key, "bookloresync", "settings_key")
+    T.eq(type(Plugin.stopPlugin), "function", "stopPlugin")
+    fm = Plugin:new { ui = { menu = { registerToMainMenu = function() end } } }
+    K.instances[#K.instances + 1] = fm
+    T.eq(K.actions.booklore_sync_pending.event, "SyncBooklorePending", "dispatcher action")
     local items = {}
-    plugin:addToMainMenu(items)
-    local top = items.bookloresync
-    T.eq(top.sorting_hint, "tools", "under Tools")
-    T.eq(top.text, "BookLore Sync", "title")
+    fm:addToMainMenu(items)
     local names = {}
-    for _, item in ipairs(top.sub_item_table) do names[#names + 1] = item.text end
-    T.eq(table.concat(names, "|"), "Sync Now|Manage Sessions|Sync Settings|Service", "entries")
-    local manage = top.sub_item_table[2].sub_item_table
-    T.eq(manage[1].text .. "|" .. manage[2].text, "View Details|Clear Pending", "Manage Sessions entries")
-    local settings = top.sub_item_table[3].sub_item_table_func()
-    T.eq(settings[1].text, "Manual Sync Only", "first sync setting")
-    T.eq(settings[2].text, "Sync Triggers", "second sync setting")
-    T.eq(settings[2].sub_item_table[1].text, "Ask before enabling WiFi", "trigger setting")
+    for _, item in ipairs(items.bookloresync.sub_item_table) do names[#names + 1] = item.text end
+    T.eq(items.bookloresync.sorting_hint, "tools", "under Tools")
+    T.eq(table.concat(names, "|", 2), "Sync Now|Manage Sessions|Sync Settings|Service", "entries after Settings")
+    T.eq(names[1], "Settings", "the Settings submenu from booklore_settings.lua comes first")
+    local triggers = items.bookloresync.sub_item_table[4].sub_item_table_func()[2].sub_item_table
+    T.eq(triggers[1].text, "Ask before enabling Wi-Fi", "spelled as KOReader spells it")
 end)
 
-T.case("open → read → close queues one session with the documented fields", function()
-    plugin:onReaderReady()
-    K.clock = K.clock + 600
-    page = 30
-    plugin:onCloseDocument()
-    local row = find_pending(function(r) return r.book_hash == book_hash end)
-    T.ok(row, "session with the book's partial MD5 queued")
-    T.eq(row.title, "A Test Book", "title")
-    T.eq(row.duration_seconds, 600, "duration")
+T.case("the stubs are KOReader: template raises on luajson's null, allowStandby asserts", function()
+    local template = require("ffi/util").template
+    T.eq(type(json.decode("null")), "function", "null decodes to a function")
+    T.ok(not pcall(template, "%1", json.decode("null")), "template raises on null")
+    T.ok(not pcall(K.UIManager.allowStandby, K.UIManager), "allowStandby without preventStandby")
 end)
 
-T.case("suspend ends the session, resume starts a new one", function()
-    page = 31
-    plugin:onResume()          -- a new session from the open document
-    K.clock = K.clock + 120
-    page = 35
-    plugin:onSuspend()         -- ends it
-    T.eq(#K.tasks, 0, "no subscription polling while suspended")
-    local row = find_pending(function(r) return r.book_hash == book_hash and r.duration_seconds == 120 end)
-    T.ok(row, "the session before the suspend is queued")
-    K.clock = K.clock + 3600
-    plugin:onResume()
-    T.ok(#K.tasks > 0, "polling again after resume")
-    K.clock = K.clock + 10
-    plugin:onCloseDocument()   -- 10 s: too short for the daemon, which says so; nothing breaks
-    T.ok(not find_pending(function(r) return r.duration_seconds == 10 end), "short session not queued")
+T.case("View Details with nulls in the status reply does not raise", function()
+    local text = F.private.menu.details_text()
+    T.ok(text:find("Pending sessions:", 1, true), text)
 end)
 
-T.case("a file-manager deletion is sent as book_deleted with the fingerprint", function()
-    local victim = make_book("Deleted Book.epub", 9000)
-    local hash = Hash.partial_md5(victim)
+local book = F.make_book(workdir, "Stats Book.epub", 50000)
+local book_hash = Hash.partial_md5(book)
+
+T.case("page turns and a 10-minute idle page count what the statistics rule counts", function()
+    local ui = F.make_ui(book, { title = "Stats Book", identifiers = "uuid:1234-5678\nisbn:978-0-306-40615-7" })
+    local from = #F.sent + 1
+    local reader = K.open_reader(Plugin, ui)
+    K.advance(30); F.turn(ui, 2)   -- 30 s: counted
+    K.advance(3); F.turn(ui, 3)    -- 3 s: under min_sec (5), not counted
+    K.advance(600); F.turn(ui, 4)  -- 10 min idle: capped at max_sec (120)
+    K.advance(40)                  -- 40 s on the last page, counted at close
+    K.close_reader(reader)
+    local sent = F.sent_of("session_end", from)[1]
+    T.ok(sent, "session_end sent")
+    T.eq(sent.duration_seconds, 30 + 0 + 120 + 40, "duration by the statistics rule")
+    T.eq(sent.end_time - sent.start_time, 673, "wall time from open to close")
+    T.eq(sent.start_location, "/body/DocFragment[1]/body/p[1]/text().0", "an xpointer for a reflowable book")
+    T.eq(sent.end_location, "/body/DocFragment[4]/body/p[1]/text().0", "end xpointer")
+    T.eq(sent.end_progress, 2, "getLastPercent as a percentage")
+    T.eq(sent.isbn, "9780306406157", "ISBN from the metadata")
+    local row = F.pump_until(function()
+        return pending_session(function(r) return r.book_hash == book_hash and r.duration_seconds == 190 end)
+    end, "the session in the daemon")
+    T.eq(row.title, "Stats Book", "title")
+    F.settle()
+end)
+
+T.case("the statistics plugin's own min_sec/max_sec apply when it is enabled", function()
+    K.settings.statistics = { is_enabled = true, min_sec = 10, max_sec = 60 }
+    local ui = F.make_ui(book, { paged = true, pages = 50 })
+    local from = #F.sent + 1
+    local reader = K.open_reader(Plugin, ui)
+    K.advance(30); F.turn(ui, 2)
+    K.advance(8); F.turn(ui, 3)
+    K.advance(600); F.turn(ui, 4)
+    K.advance(40)
+    K.close_reader(reader)
+    local sent = F.sent_of("session_end", from)[1]
+    T.eq(sent.duration_seconds, 30 + 0 + 60 + 40, "duration with min 10, max 60")
+    T.eq(sent.end_location, "4", "page number for a fixed-layout document")
+    T.eq(sent.end_progress, 8, "percent")
+    K.settings.statistics = { is_enabled = false, min_sec = 10, max_sec = 60 }
+    T.eq(select(2, require("booklore_session").limits()), 120, "defaults when statistics is disabled")
+    K.settings.statistics = nil
+    F.settle()
+end)
+
+T.case("a reload (PreserveCurrentSession) keeps one session", function()
+    local ui = F.make_ui(book, { page = 10 })
+    local from = #F.sent + 1
+    local reader = K.open_reader(Plugin, ui)
+    K.advance(60); F.turn(ui, 11)
+    reader = K.reload_reader(Plugin, reader, ui) -- e.g. a font change that needs a reload
+    K.advance(60); F.turn(ui, 12)
+    K.advance(60)
+    K.close_reader(reader)
+    local sessions = F.sent_of("session_end", from)
+    T.eq(#sessions, 1, "one session across the reload")
+    T.eq(sessions[1].duration_seconds, 180, "its time")
+    F.settle()
+end)
+
+T.case("with nothing pending no task stays scheduled: 0 wake-ups in an idle hour", function()
+    F.settle()
+    local before = K.wakeups
+    K.advance(3600)
+    T.eq(K.wakeups - before, 0, "wake-ups in an idle hour")
+    T.eq(K.standby_seconds(), math.huge, "AutoSuspend's standby is not cut short")
+    T.eq(F.private.link.lane, nil, "no connection kept open")
+end)
+
+T.case("suspend ends the session quietly and leaves no task; resume starts a new one", function()
+    local ui = F.make_ui(book, { page = 20 })
+    local reader = K.open_reader(Plugin, ui)
+    K.advance(200); F.turn(ui, 21)
+    K.advance(100)
+    local shown = #K.shown
+    K.suspend()
+    T.eq(K.pending_tasks(), 0, "no task while suspended")
+    T.eq(#K.shown, shown, "nothing shown on the sleep screen")
+    local before = K.wakeups
+    K.advance(3600)
+    T.eq(K.wakeups - before, 0, "no wake-up while asleep")
+    K.resume()
+    T.ok(reader.session and reader.session.start_location:find("DocFragment%[21%]"), "a new session from the current page")
+    F.pump_until(function()
+        return pending_session(function(r) return r.book_hash == book_hash and r.duration_seconds == 220 end)
+    end, "the session before the suspend")
+    K.close_reader(reader)
+    F.settle()
+end)
+
+T.case("deletions: a file, a selection, and a folder in one pipelined write", function()
+    local victim = F.make_book(workdir, "Deleted Book.epub", 9000)
     K.FileManager:deleteFile(victim, true)
-    T.ok(not io.open(victim, "rb"), "the file is gone")
-    local found
-    for _, row in ipairs(daemon({ type = "list_pending", limit = 1000 }).deletions) do
-        if row.file_path == victim then found = row end
-    end
-    T.ok(found, "deletion queued for " .. victim)
-    T.ok(hash and #hash == 32, "hash computed")
-end)
-
-T.case("a multi-selection deletion is sent for each book", function()
-    local a, b = make_book("Sel A.epub", 100), make_book("Sel B.pdf", 100)
+    local a, b = F.make_book(workdir, "Sel A.epub", 100), F.make_book(workdir, "Sel B.pdf", 100)
     K.FileManager.selected_files = { [a] = true, [b] = true }
     K.FileManager:deleteSelectedFiles()
-    local seen = {}
-    for _, row in ipairs(daemon({ type = "list_pending", limit = 1000 }).deletions) do seen[row.file_path] = true end
-    T.ok(seen[a] and seen[b], "both deletions queued")
+    local folder = workdir .. "/shelf"
+    os.execute("mkdir -p '" .. folder .. "/sub'")
+    local expected = { victim, a, b }
+    for i = 1, 40 do
+        expected[#expected + 1] = F.make_book(folder .. (i % 2 == 0 and "/sub" or ""), "Book " .. i .. ".epub", 64)
+    end
+    F.settle()
+    local writes = F.writes
+    K.FileManager:deleteFile(folder, false)
+    T.eq(F.writes - writes, 1, "the folder's 40 deletions went out in one write")
+    F.settle()
+    local queued = {}
+    for _, row in ipairs(daemon({ type = "list_pending", limit = 1000 }).deletions) do queued[row.file_path] = true end
+    for _, path in ipairs(expected) do T.ok(queued[path], "deletion queued for " .. path) end
+    T.eq(#F.private.link.outbox:entries(), 0, "the outbox is empty once the daemon answered")
 end)
 
-local function poll_until(pred, what)
-    local deadline = ipc.now_ms() + 10000
-    while ipc.now_ms() < deadline do
-        K.run_tasks()
-        if #K.tasks == 0 then private.poll_tick() end
-        local v = pred()
-        if v then return v end
-        probe:request({ type = "status" })  -- a short pause that also gives the daemon a turn
-    end
-    error("timed out waiting for " .. what)
+T.case("after a sync the plugin started ends, its tasks stop", function()
+    daemon { type = "network_up" }
+    local from = #K.shown + 1
+    F.private.menu.sync_now()
+    F.pump_until(function()
+        for _, m in ipairs(K.shown_of("InfoMessage", from)) do
+            if m.text:find("sessions uploaded", 1, true) then return m end
+        end
+    end, "the sync's result")
+    F.settle("tasks to stop after the sync", 20)
+end)
+
+-- The Wi-Fi policy matrix: KOReader's "Action when Wi-Fi is off" × the daemon's ask.
+local function wifi_case(policy, ask, expect)
+    T.case(string.format("wifi_needed: policy %s, ask %s: %s", policy, tostring(ask), expect.what), function()
+        K.settings.wifi_enable_action = policy
+        K.settings.wifi_disable_action = "turn_off"
+        K.radio, K.connected = false, false
+        K.NetworkMgr.pending_connection, K.NetworkMgr._before_action_tripped = false, nil
+        daemon { type = "set_settings", ask_before_enabling_wifi = ask }
+        daemon { type = "network_down" }
+        local shown, sent, on, off = #K.shown + 1, #F.sent + 1, K.turn_on_calls, K.turn_off_calls
+        F.private.menu.sync_now()
+        if expect.dialog then
+            local box = F.pump_until(function() return K.shown_of("ConfirmBox", shown)[1] end, "the dialog")
+            T.eq(box.koreader_prompt, expect.dialog == "koreader" or nil, "whose dialog")
+            if expect.dialog == "ours" then
+                T.ok(box.text:find("Enable Wi-Fi now?", 1, true), box.text)
+                T.eq(box.flush_events_on_show, true, "flush_events_on_show")
+                T.eq(box.dismissable, false, "not dismissable by a tap outside")
+                T.eq(box.ok_text .. "/" .. box.cancel_text, "Confirm/Cancel", "buttons")
+            end
+            if expect.cancel then box.cancel_callback() else box.ok_callback() end
+        end
+        F.settle("the plugin to go quiet", 20)
+        T.eq(K.turn_on_calls - on, expect.turned_on and 1 or 0, "Wi-Fi turned on")
+        T.eq(#K.shown_of("ConfirmBox", shown) - (expect.dialog and 1 or 0), 0, "no second dialog")
+        if expect.turned_on then
+            T.eq(#F.sent_of("network_up", sent) > 0, true, "network_up sent")
+            T.eq(K.turn_off_calls - off, 1, "afterWifiAction applied 'turn off' after the sync")
+        end
+        if expect.cancel then
+            local answer = F.sent_of("wifi_answer", sent)[1]
+            T.ok(answer and answer.enable == false, "wifi_answer {enable:false}")
+        end
+    end)
 end
+wifi_case("turn_on", false, { what = "turned on", turned_on = true })
+wifi_case("turn_on", true, { what = "our dialog, then on", dialog = "ours", turned_on = true })
+wifi_case("turn_on", true, { what = "Cancel leaves it off", dialog = "ours", cancel = true })
+wifi_case("prompt", false, { what = "KOReader's prompt", dialog = "koreader", turned_on = true })
+wifi_case("prompt", true, { what = "our dialog is the prompt", dialog = "ours", turned_on = true })
+wifi_case("ignore", false, { what = "left off" })
+wifi_case("ignore", true, { what = "left off, nothing asked" })
 
-T.case("wifi_needed with ask=true shows the seed's dialog; Cancel answers enable:false", function()
-    K.clock = K.clock + 3600  -- let the plugin (re)subscribe
-    local settings = plugin:syncSettingsMenu()
-    if not private.shared.daemon_settings.ask_before_enabling_wifi then
-        settings[2].sub_item_table[1].callback()
-    end
-    T.eq(daemon({ type = "status" }).settings.ask_before_enabling_wifi, true, "setting changed through the menu")
-    poll_until(function() return private.shared.subscription and private.shared.subscription.alive end, "subscription")
-    daemon { type = "network_down" }
-    local from = #K.shown + 1
-    plugin:onSyncBooklorePending()
-    local started = K.shown_of("InfoMessage", from)
-    T.ok(#started == 1 and started[1].text:find("sync started", 1, true), "Sync Now acknowledged")
-    local box = poll_until(function() return K.shown_of("ConfirmBox", from)[1] end, "the WiFi dialog")
-    T.ok(box.text:find("Enable WiFi now?", 1, true), "dialog title: " .. box.text)
-    T.ok(box.text:find("A sync is ready to run. Enable WiFi to upload pending sessions?", 1, true), "dialog text")
-    T.eq(box.ok_text, "Confirm", "confirm button")
-    T.eq(box.cancel_text, "Cancel", "cancel button")
-    box.cancel_callback()
-    T.eq(K.wifi_enabled, 0, "WiFi left alone on Cancel")
+T.case("Cancel loses nothing: the sessions stay queued", function()
+    T.ok(pending_session(function(r) return r.book_hash == book_hash end), "sessions still queued")
+    daemon { type = "set_settings", ask_before_enabling_wifi = false }
 end)
 
-T.case("wifi_needed with ask=false enables WiFi directly", function()
-    local settings = plugin:syncSettingsMenu()
-    settings[2].sub_item_table[1].callback()
-    T.eq(daemon({ type = "status" }).settings.ask_before_enabling_wifi, false, "setting changed back")
-    daemon { type = "network_down" }
-    local from = #K.shown + 1
-    daemon { type = "sync_now", wait = false }
-    poll_until(function() return K.wifi_enabled > 0 end, "WiFi to be enabled")
-    T.eq(#K.shown_of("ConfirmBox", from), 0, "no dialog")
-    plugin:onNetworkConnected()
-end)
-
-T.case("Manual Sync Only toggles the daemon's setting", function()
-    local settings = plugin:syncSettingsMenu()
-    local before = settings[1].checked_func()
-    settings[1].callback()
-    T.eq(daemon({ type = "status" }).settings.manual_sync_only, not before, "manual_sync_only toggled")
-    settings[1].callback()
-    T.eq(daemon({ type = "status" }).settings.manual_sync_only, before, "and back")
-end)
-
-T.case("View Details shows the counts and the queued sessions", function()
-    local from = #K.shown + 1
-    plugin:showDetails()
-    local viewer = K.shown_of("TextViewer", from)[1]
-    T.ok(viewer, "details shown")
-    T.ok(viewer.text:find("Pending sessions:", 1, true), "counts: " .. viewer.text)
-    T.ok(viewer.text:find("A Test Book", 1, true), "queued session listed")
-end)
-
-T.case("Clear Pending warns with the seed's text, then clears", function()
-    local from = #K.shown + 1
-    plugin:confirmClearPending()
-    local box = K.shown_of("ConfirmBox", from)[1]
-    T.ok(box and box.text == "This permanently deletes all queued sessions. They will not be uploaded to BookLore. Only use this to remove test data or sessions you do not want.", "warning text")
-    box.ok_callback()
-    T.eq(daemon({ type = "status" }).pending_sessions, 0, "queue empty")
-    local done = K.shown_of("InfoMessage", from)
-    T.ok(#done == 1 and done[1].text:find("deleted", 1, true), "result shown")
-end)
-
-T.case("no daemon: the user is told once, reading goes on", function()
-    K.settings.bookloresync.socket_path = workdir .. "/no-daemon.sock"
-    private.shared.warned = false
-    local from = #K.shown + 1
-    local t0 = ipc.now_ms()
-    for _ = 1, 3 do
-        plugin:onReaderReady()
-        K.clock = K.clock + 600
-        plugin:onCloseDocument()
-        plugin:onSuspend()
-        plugin:onResume()
-    end
-    local elapsed = ipc.now_ms() - t0
-    local notices = K.shown_of("InfoMessage", from)
-    T.eq(#notices, 1, "notices shown")
-    T.ok(notices[1].text:find("not running", 1, true), "notice text: " .. notices[1].text)
-    T.ok(elapsed < 1000, string.format("12 events without a daemon took %.1f ms", elapsed))
-    K.settings.bookloresync.socket_path = socket_path
+T.case("stopPlugin leaves no task and no connection", function()
+    fm:onSyncBooklorePending()
+    T.ok(K.pending_tasks() > 0, "listening for the sync")
+    fm:stopPlugin()
+    T.eq(K.pending_tasks(), 0, "no task")
+    T.eq(F.private.link.lane, nil, "no connection")
+    F.private.link.resume()
 end)
 
 T.finish()
