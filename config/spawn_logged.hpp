@@ -3,9 +3,9 @@
 // silently and leave its owner's state half-changed (a "running" flag that stays set wedges
 // the daemon), so every task started this way reports its failure to its owner.
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <spdlog/spdlog.h>
 
 #include <exception>
 #include <functional>
@@ -18,21 +18,20 @@ namespace booklore {
 template <typename Executor>
 void spawn_logged(Executor executor, boost::asio::awaitable<void> task, const char* what,
                   std::function<void()> recover = {}) {
-    boost::asio::co_spawn(
-        executor, std::move(task),
-        [what, recover = std::move(recover)](std::exception_ptr failure) {
-            if (!failure)
-                return;
-            try {
-                std::rethrow_exception(failure);
-            } catch (const std::exception& e) {
-                spdlog::error("task_failed task={} error=\"{}\"", what, e.what());
-            } catch (...) {
-                spdlog::error("task_failed task={} error=unknown", what);
-            }
-            if (recover)
-                recover();
-        });
+    boost::asio::co_spawn(executor, std::move(task),
+                          [what, recover = std::move(recover)](std::exception_ptr failure) {
+                              if (!failure)
+                                  return;
+                              try {
+                                  std::rethrow_exception(failure);
+                              } catch (const std::exception& e) {
+                                  spdlog::error("task_failed task={} error=\"{}\"", what, e.what());
+                              } catch (...) {
+                                  spdlog::error("task_failed task={} error=unknown", what);
+                              }
+                              if (recover)
+                                  recover();
+                          });
 }
 
 }  // namespace booklore

@@ -78,8 +78,7 @@ std::string format_iso_utc(std::int64_t epoch_seconds) {
 
 std::string utc_now_iso() {
     using namespace std::chrono;
-    return format_iso_utc(
-        duration_cast<seconds>(system_clock::now().time_since_epoch()).count());
+    return format_iso_utc(duration_cast<seconds>(system_clock::now().time_since_epoch()).count());
 }
 
 }  // namespace booklore

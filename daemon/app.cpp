@@ -3,9 +3,9 @@
 #include "config/spawn_logged.hpp"
 #include "daemon/platform/sd_notify.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 namespace booklore::syncd {
 namespace asio = boost::asio;
@@ -41,16 +41,20 @@ app::app(asio::io_context& io, config::settings settings)
       scheduler_(
           io.get_executor(), settings_, db_,
           [this](sync_scheduler::progress_fn progress) { return engine_.run(std::move(progress)); },
-          [this](const ipc::message& event) { server_.broadcast(event); }),
+          [this](const ipc::message& event) {
+              server_.broadcast(event);
+              return server_.subscriber_count();
+          }),
       router_(request_context{db_, ingest_, settings_, scheduler_}),
       netlink_(io.get_executor(),
                [this](bool usable) {
                    scheduler_.set_network(usable ? network_state::up : network_state::down,
                                           "netlink");
                }),
-      resume_detector_(io.get_executor(),
-                       [this](std::chrono::milliseconds) { scheduler_.device_resumed("kernel"); },
-                       resume_detector_options{.min_sleep = min_kernel_sleep}),
+      resume_detector_(
+          io.get_executor(),
+          [this](std::chrono::milliseconds) { scheduler_.device_resumed("kernel"); },
+          resume_detector_options{.min_sleep = min_kernel_sleep}),
       watchdog_timer_(io) {
     settings_.on_change([this] { scheduler_.settings_changed(); });
 }

@@ -54,7 +54,8 @@ live_settings::outcome live_settings::apply(const rapidjson::Value& request) {
             continue;
         const switchable* s = find_switchable(key);
         if (!s)
-            return refusal{key, "\"" + key + "\" cannot be changed here (" + changeable_keys() + ")"};
+            return refusal{key,
+                           "\"" + key + "\" cannot be changed here (" + changeable_keys() + ")"};
         if (!it->value.IsBool())
             return refusal{key, "\"" + key + "\" must be true or false"};
         changes.emplace_back(s, it->value.GetBool());

@@ -3,9 +3,9 @@
 #include "config/spawn_logged.hpp"
 #include "config/utc_time.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <string_view>
 
@@ -49,10 +49,10 @@ void sync_scheduler::apply(trigger_policy::decision d) {
 
 void sync_scheduler::announce_wifi_needed() {
     bool ask = settings_.current().ask_before_enabling_wifi;
-    spdlog::info("wifi_needed ask={}", ask);
     auto event = ipc::message::event("wifi_needed");
     event.set("ask", ask).set("message", wifi_message);
-    broadcast_(event);
+    std::size_t subscribers = broadcast_(event);
+    spdlog::info("wifi_needed subscribers={} ask={}", subscribers, ask);
 }
 
 void sync_scheduler::set_network(network_state state, const char* source) {
@@ -195,7 +195,7 @@ asio::awaitable<ipc::message> sync_scheduler::sync_now(const ipc::request& req, 
 void sync_scheduler::describe_sync(ipc::message& status) {
     auto& a = status.allocator();
     status.set("network", to_string(policy_.network()))
-        .set("sync", policy_.sync_running()                                  ? "running"
+        .set("sync", policy_.sync_running()                                    ? "running"
                      : policy_.resume_armed() || policy_.waiting_for_network() ? "scheduled"
                                                                                : "idle")
         .set("waiting_for_network", policy_.waiting_for_network());

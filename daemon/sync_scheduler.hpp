@@ -23,8 +23,8 @@ public:
     using progress_fn = std::function<void(std::int64_t done, std::int64_t total)>;
     /// One sync run (the engine's).
     using run_fn = std::function<boost::asio::awaitable<sync_result>(progress_fn)>;
-    /// Sends an event line to the subscribers.
-    using broadcast_fn = std::function<void(const ipc::message&)>;
+    /// Sends an event line to the subscribers; answers how many there are.
+    using broadcast_fn = std::function<std::size_t(const ipc::message&)>;
 
     sync_scheduler(boost::asio::any_io_executor executor, live_settings& settings,
                    storage::database& db, run_fn run, broadcast_fn broadcast);
@@ -46,6 +46,7 @@ public:
     std::optional<double> device_resumed() override;
     void device_suspended() override;
     network_state reader_network(network_state state) override;
+    void announce(const ipc::message& event) override { broadcast_(event); }
 
 private:
     void apply(trigger_policy::decision d);

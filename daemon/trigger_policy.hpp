@@ -23,7 +23,8 @@ public:
     };
 
     /// `manual_only` answers whether automatic triggers only queue; the settings own it.
-    explicit trigger_policy(std::function<bool()> manual_only) : manual_only_(std::move(manual_only)) {}
+    explicit trigger_policy(std::function<bool()> manual_only)
+        : manual_only_(std::move(manual_only)) {}
 
     /// A session was queued.
     decision session_queued();

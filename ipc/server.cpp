@@ -308,7 +308,8 @@ private:
     }
 
     void prune() {
-        connections_.remove_if([](const std::weak_ptr<client_connection>& w) { return w.expired(); });
+        connections_.remove_if(
+            [](const std::weak_ptr<client_connection>& w) { return w.expired(); });
     }
 
     asio::awaitable<void> accept_loop(std::shared_ptr<impl> keep_alive) {

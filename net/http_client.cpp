@@ -390,7 +390,8 @@ asio::awaitable<std::variant<wire_response, failure>> http_client::impl::round_t
     }
 }
 
-asio::awaitable<void> http_client::impl::shutdown_connection(std::shared_ptr<server_connection> conn) {
+asio::awaitable<void> http_client::impl::shutdown_connection(
+    std::shared_ptr<server_connection> conn) {
     if (conn_ == conn)
         conn_.reset();
     if (conn->secure) {

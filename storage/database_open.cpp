@@ -153,7 +153,8 @@ attempt give_up(outcome o, std::string why, sqlite_connection conn) {
 }
 
 /// Either a recoverable verdict (corrupt, or a foreign file we cannot import), or an exception.
-attempt classify(const fs::path& file, const char* step, const error_code& ec, sqlite_connection conn) {
+attempt classify(const fs::path& file, const char* step, const error_code& ec,
+                 sqlite_connection conn) {
     if (is_corruption(ec))
         return give_up(outcome::corrupt, std::string(step) + ": " + describe(ec), std::move(conn));
     refuse(file, std::string(step) + ": " + describe(ec));
@@ -193,7 +194,8 @@ attempt try_open(const fs::path& file) {
     auto opened = sqlite_connection::open(file);
     if (!opened) {
         if (is_corruption(opened.error()))
-            return give_up(outcome::corrupt, "open: " + describe(opened.error()), sqlite_connection());
+            return give_up(outcome::corrupt, "open: " + describe(opened.error()),
+                           sqlite_connection());
         refuse(file, describe(opened.error()));
     }
     sqlite_connection conn = std::move(*opened);

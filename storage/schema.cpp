@@ -106,6 +106,16 @@ CREATE INDEX pending_deletions_by_hash ON pending_deletions (book_hash);
 CREATE INDEX book_cache_by_hash ON book_cache (book_hash);
 CREATE INDEX book_cache_by_book_id ON book_cache (book_id) WHERE book_id IS NOT NULL;
 )sql",
+    // 2 -> 3: in_doubt marks rows whose request may have been stored although no answer came
+    // (set before the request leaves, so a kill in flight leaves it set); the sync checks the
+    // server's own list before sending them again. isbn (13 digits) matches books on servers
+    // without a hash lookup.
+    R"sql(
+ALTER TABLE pending_sessions ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pending_sessions ADD COLUMN isbn TEXT;
+ALTER TABLE historical_sessions ADD COLUMN isbn TEXT;
+ALTER TABLE book_cache ADD COLUMN isbn TEXT;
+)sql",
 };
 
 std::string quote_identifier(std::string_view name) {
@@ -171,7 +181,8 @@ boost::system::result<std::int64_t> run_counted(sqlite_connection& conn, const s
     return conn.changes();
 }
 
-boost::system::result<std::int64_t> import_sessions(sqlite_connection& conn, const std::string& now) {
+boost::system::result<std::int64_t> import_sessions(sqlite_connection& conn,
+                                                    const std::string& now) {
     auto names = columns_of(conn, "legacy_pending_sessions");
     if (!names)
         return names.error();

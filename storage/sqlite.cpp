@@ -62,10 +62,36 @@ void sqlite_connection::closer::operator()(sqlite3* db) const noexcept {
     sqlite3_close_v2(db);
 }
 
-boost::system::result<sqlite_connection> sqlite_connection::open(const std::filesystem::path& file) {
+boost::system::result<sqlite_connection> sqlite_connection::open(
+    const std::filesystem::path& file) {
+    return open_v2(file.c_str(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+}
+
+boost::system::result<sqlite_connection> sqlite_connection::open_read_only(
+    const std::filesystem::path& file) {
+    std::error_code fs_error;
+    std::string path = std::filesystem::absolute(file, fs_error).string();
+    if (fs_error)
+        return fail(nullptr, SQLITE_CANTOPEN);
+    // "file://" + an absolute path; '%', '?' and '#' in the name are escaped so that they stay
+    // part of it instead of starting the query or fragment.
+    std::string uri = "file://";
+    for (char c : path) {
+        if (c == '%' || c == '?' || c == '#') {
+            char escaped[4];
+            std::snprintf(escaped, sizeof escaped, "%%%02X", static_cast<unsigned char>(c));
+            uri += escaped;
+        } else {
+            uri += c;
+        }
+    }
+    uri += "?mode=ro";
+    return open_v2(uri.c_str(), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+}
+
+boost::system::result<sqlite_connection> sqlite_connection::open_v2(const char* name, int flags) {
     sqlite3* raw = nullptr;
-    int rc =
-        sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    int rc = sqlite3_open_v2(name, &raw, flags, nullptr);
     sqlite_connection conn(raw);  // owns the handle even when open failed
     if (rc != SQLITE_OK)
         return fail(raw, raw ? sqlite3_extended_errcode(raw) : rc);
@@ -89,7 +115,8 @@ boost::system::result<statement> sqlite_connection::prepare(std::string_view sql
     return stmt;
 }
 
-boost::system::result<std::optional<std::string>> sqlite_connection::query_text(std::string_view sql) {
+boost::system::result<std::optional<std::string>> sqlite_connection::query_text(
+    std::string_view sql) {
     auto stmt = prepare(sql);
     if (!stmt)
         return stmt.error();

@@ -9,4 +9,4 @@ apt-get install -y --no-install-recommends \
     libboost1.81-dev libssl-dev libsqlite3-dev rapidjson-dev libspdlog-dev catch2 \
     sqlite3 openssl ca-certificates curl python3 python3-pytest \
     iproute2 strace faketime luajit lua-check busybox systemd procps util-linux \
-    clang-14 libclang-rt-14-dev nftables
+    clang-14 clang-format-14 libclang-rt-14-dev nftables

@@ -296,8 +296,7 @@ int run(int argc, char** argv) {
         if (manual)
             req.flag("manual_sync_only", parse_on_off("--manual-sync-only", *manual));
         if (ask)
-            req.flag("ask_before_enabling_wifi",
-                         parse_on_off("--ask-before-enabling-wifi", *ask));
+            req.flag("ask_before_enabling_wifi", parse_on_off("--ask-before-enabling-wifi", *ask));
         return c.exchange(req, show);
     }
     if (command == "send-session") {

@@ -80,7 +80,8 @@ awaitable<ipc::message> suspend(request_context& ctx, const ipc::request& req,
 
 awaitable<ipc::message> network_up(request_context& ctx, const ipc::request& req,
                                    ipc::client_context&) {
-    co_return std::move(req.ok().set("network", to_string(ctx.daemon.reader_network(network_state::up))));
+    co_return std::move(
+        req.ok().set("network", to_string(ctx.daemon.reader_network(network_state::up))));
 }
 
 awaitable<ipc::message> network_down(request_context& ctx, const ipc::request& req,

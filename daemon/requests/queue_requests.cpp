@@ -34,7 +34,8 @@ ipc::message storage_failure(const ipc::request& req, const boost::system::error
                      "the queue database failed (" + ec.message() + "); nothing was queued");
 }
 
-awaitable<ipc::message> session_end(request_context& ctx, const ipc::request& req, ipc::client_context&) {
+awaitable<ipc::message> session_end(request_context& ctx, const ipc::request& req,
+                                    ipc::client_context&) {
     auto parsed = parse_session_end(req.body());
     if (auto* bad = std::get_if<field_error>(&parsed))
         co_return req.error(ipc::error_kind::invalid_field, bad->message, bad->field);
@@ -42,8 +43,9 @@ awaitable<ipc::message> session_end(request_context& ctx, const ipc::request& re
     if (session.duration_seconds < ctx.settings.current().min_session_seconds) {
         if (session.file_path) {
             // A named argument: GCC 12 destroys braced temporaries in a co_await twice.
-            storage::ingest_item seen = storage::book_sighting{
-                *session.file_path, session.book_hash, session.book_id, session.book_title};
+            storage::ingest_item seen =
+                storage::book_sighting{*session.file_path, session.book_hash, session.book_id,
+                                       session.book_title, session.isbn};
             co_await ctx.ingest.submit(std::move(seen));
         }
         co_return std::move(req.ok().set("queued", false).set("reason", "too_short"));
@@ -61,7 +63,8 @@ awaitable<ipc::message> session_end(request_context& ctx, const ipc::request& re
                             .set("duplicate", outcome->duplicate));
 }
 
-awaitable<ipc::message> book_deleted(request_context& ctx, const ipc::request& req, ipc::client_context&) {
+awaitable<ipc::message> book_deleted(request_context& ctx, const ipc::request& req,
+                                     ipc::client_context&) {
     auto parsed = parse_book_deleted(req.body());
     if (auto* bad = std::get_if<field_error>(&parsed))
         co_return req.error(ipc::error_kind::invalid_field, bad->message, bad->field);
@@ -78,7 +81,8 @@ awaitable<ipc::message> book_deleted(request_context& ctx, const ipc::request& r
                             .set("duplicate", outcome->duplicate));
 }
 
-awaitable<ipc::message> book_opened(request_context& ctx, const ipc::request& req, ipc::client_context&) {
+awaitable<ipc::message> book_opened(request_context& ctx, const ipc::request& req,
+                                    ipc::client_context&) {
     auto parsed = parse_book_opened(req.body());
     if (auto* bad = std::get_if<field_error>(&parsed))
         co_return req.error(ipc::error_kind::invalid_field, bad->message, bad->field);
@@ -89,12 +93,13 @@ awaitable<ipc::message> book_opened(request_context& ctx, const ipc::request& re
     co_return req.ok();
 }
 
-awaitable<ipc::message> list_pending(request_context& ctx, const ipc::request& req, ipc::client_context&) {
+awaitable<ipc::message> list_pending(request_context& ctx, const ipc::request& req,
+                                     ipc::client_context&) {
     std::int64_t limit = default_list_limit;
     if (const rapidjson::Value* v = req.field("limit")) {
         if (!v->IsInt64() || v->GetInt64() < 1 || v->GetInt64() > max_list_limit)
             co_return req.error(ipc::error_kind::invalid_field,
-                             "\"limit\" must be a whole number from 1 to 10000", "limit");
+                                "\"limit\" must be a whole number from 1 to 10000", "limit");
         limit = v->GetInt64();
     }
     auto sessions = ctx.db.list_sessions(limit);
@@ -134,15 +139,17 @@ awaitable<ipc::message> list_pending(request_context& ctx, const ipc::request& r
     co_return reply;
 }
 
-awaitable<ipc::message> clear_pending(request_context& ctx, const ipc::request& req, ipc::client_context&) {
+awaitable<ipc::message> clear_pending(request_context& ctx, const ipc::request& req,
+                                      ipc::client_context&) {
     const rapidjson::Value* confirm = req.field("confirm");
     if (confirm && !confirm->IsBool())
-        co_return req.error(ipc::error_kind::invalid_field, "\"confirm\" must be true or false", "confirm");
+        co_return req.error(ipc::error_kind::invalid_field, "\"confirm\" must be true or false",
+                            "confirm");
     if (!confirm || !confirm->GetBool())
         co_return req.error(ipc::error_kind::confirmation_required,
-                         "clearing deletes every pending session for good; send "
-                         "\"confirm\":true to do it",
-                         "confirm");
+                            "clearing deletes every pending session for good; send "
+                            "\"confirm\":true to do it",
+                            "confirm");
     auto cleared = ctx.db.clear_sessions();
     if (!cleared)
         co_return storage_failure(req, cleared.error());

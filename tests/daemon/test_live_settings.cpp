@@ -50,8 +50,8 @@ TEST_CASE("a refused change names the field and changes nothing", "[unit][settin
     auto from_file = file_settings(dir);
     auto db = storage::database::open(from_file.database);
     live_settings live(from_file, db);
-    auto wrong_type = live.apply(
-        request(R"({"type":"set_settings","manual_sync_only":true,"ask_before_enabling_wifi":"yes"})"));
+    auto wrong_type = live.apply(request(
+        R"({"type":"set_settings","manual_sync_only":true,"ask_before_enabling_wifi":"yes"})"));
     auto* refused = std::get_if<live_settings::refusal>(&wrong_type);
     REQUIRE(refused);
     CHECK(refused->field == "ask_before_enabling_wifi");

@@ -26,7 +26,10 @@ TEST_CASE("a sync that throws leaves the daemon able to sync again", "[unit][sch
                 throw std::runtime_error("injected");
             co_return sync_result{};
         },
-        [&](const ipc::message& event) { events.push_back(event.line()); });
+        [&](const ipc::message& event) {
+            events.push_back(event.line());
+            return std::size_t{1};
+        });
 
     scheduler.session_queued();
     io.run();
