@@ -2,22 +2,15 @@
 Tools → BookLore Sync → Settings: the server, the two accounts and the deletion mode, set from the
 reader (INTERFACE.md "Configured from the reader"), plus Test connection and Import Reading History.
 
-main.lua puts `menu_item(self)` first in the plugin's menu. What this module uses of that plugin
-object, and nothing more:
-  - `plugin.ipc`: a booklore_ipc client, if the plugin has one;
-  - otherwise `plugin._private.socket_path`: a function giving the daemon's socket, for a client
-    of our own.
+main.lua puts `menu_item(self)` first in the plugin's menu. Of that plugin object this module
+uses `plugin.ipc` (a booklore_ipc client) if there is one, else `plugin._private.socket_path` (a
+function giving the socket) for a client of its own; nothing more.
 
-The UI thread never waits for the daemon here beyond booklore_ipc's connect/send bound (200 ms):
-every request goes out on a connection of its own that is also subscribed, and its reply (and,
-meanwhile, events such as import_progress) is read by a UIManager task every POLL_SECONDS. Saving
-validates nothing itself: the daemon validates exactly as it validates its config file, and its
-refusal names the field.
-
-The dialogs follow KOReader's kosync plugin (koreader/koreader fc888876,
-plugins/kosync.koplugin/main.lua:229-258 for an InputDialog, :486-557 for the MultiInputDialog
-login with a `text_type = "password"` field, read back with getFields(),
-frontend/ui/widget/multiinputdialog.lua:246).
+The UI thread never waits for the daemon beyond booklore_ipc's connect/send bound (200 ms): each
+request goes out on a subscribed connection of its own, whose reply (and the events meanwhile,
+such as import_progress) a UIManager task reads every POLL_SECONDS. Nothing is validated here:
+the daemon validates as it validates its config file, and its refusal names the field.
+The dialogs are built as KOReader's kosync plugin builds its own (koreader/koreader fc888876).
 ]]
 
 local DataStorage = require("datastorage")
@@ -31,7 +24,6 @@ local lfs = require("libs/libkoreader-lfs")
 local logger = require("logger")
 local _ = require("gettext")
 local T = require("ffi/util").template
-
 local Ipc = require("booklore_ipc")
 
 local POLL_SECONDS = 0.2
@@ -41,27 +33,24 @@ local PROGRESS_EVERY_MS = 1000
 
 local M = {}
 
--- The last `settings` the daemon reported (status or set_settings); never holds a secret.
+-- The last `settings` the daemon reported (status, set_settings); it never holds a secret.
 local state = { settings = {}, next_id = 0 }
 
 -- luajson decodes JSON null to a function (json.util.null), our test decoder to json.null:
 -- both mean "no value". Anything else is returned as it is.
 local function value(v)
-    if type(v) == "function" or (json.null ~= nil and v == json.null) then
-        return nil
-    end
+    if type(v) == "function" or (json.null ~= nil and v == json.null) then v = nil end
     return v
 end
 
 local function text(v)
-    v = value(v)
-    local t = type(v)
-    if t == "string" then
-        return v
-    elseif t == "number" or t == "boolean" then
-        return tostring(v)
-    end
-    return ""
+    local t = type(value(v))
+    return (t == "string" or t == "number" or t == "boolean") and tostring(v) or ""
+end
+
+local function or_not_set(v)
+    v = text(v)
+    return v ~= "" and v or _("not set")
 end
 
 local function trim(s)
@@ -79,9 +68,8 @@ local function client_of(plugin)
     if type(plugin.ipc) == "table" and plugin.ipc.subscribe then
         return plugin.ipc
     end
-    if not own_clients[plugin] then
-        own_clients[plugin] = Ipc.new { socket_path = plugin._private.socket_path, encode = json.encode, decode = json.decode }
-    end
+    own_clients[plugin] = own_clients[plugin]
+        or Ipc.new { socket_path = plugin._private.socket_path, encode = json.encode, decode = json.decode }
     return own_clients[plugin]
 end
 
@@ -98,31 +86,20 @@ end
 -- /), so that it keeps running when KOReader exits. Does nothing under systemd (the unit owns
 -- the daemon) or when no binary is found. The config it writes, if there is none, holds only the
 -- database and the socket: the rest is set from the Settings menu and kept in the database.
--- opts: socket (required), binaries (default M.binaries), config_dir (default: KOReader's
--- settings folder).
--- Returns true, or false and why.
+-- opts: socket (required), binaries (default M.binaries, none under systemd), config_dir
+-- (default: KOReader's settings folder). Returns true, or false and why.
 function M.start_daemon(opts)
-    if lfs.attributes("/run/systemd/system", "mode") == "directory" and not opts.binaries then
-        return false, "systemd"
-    end
     local binary
-    for _i, b in ipairs(opts.binaries or M.binaries) do
-        if lfs.attributes(b, "mode") == "file" then
-            binary = b
-            break
-        end
+    for _i, b in ipairs(opts.binaries or lfs.attributes("/run/systemd/system", "mode") ~= "directory" and M.binaries or {}) do
+        binary = binary or (lfs.attributes(b, "mode") == "file" and b) or nil
     end
-    if not binary then
-        return false, "no booklore-syncd found"
-    end
+    if not binary then return false, "no booklore-syncd to start" end
     local dir = (opts.config_dir or DataStorage:getSettingsDir()) .. "/booklore-sync"
     local config = dir .. "/config.json"
     if lfs.attributes(config, "mode") ~= "file" then
         os.execute("mkdir -p " .. shell_quote(dir))
         local f = io.open(config, "w")
-        if not f then
-            return false, "cannot write " .. config
-        end
+        if not f then return false, "cannot write " .. config end
         f:write(json.encode { database = dir .. "/booklore-sync.sqlite", socket = opts.socket }, "\n")
         f:close()
     end
@@ -147,36 +124,25 @@ local function unreachable_text(plugin, code, message)
     return T(_("Cannot reach the sync service: %1"), text(message))
 end
 
---- Sends `msg` without waiting for it. handlers: reply(r) → true to keep listening for events;
--- event(e) → true when the call is over; fail(text); timeout_s.
+--- Sends `msg` without waiting for it: handlers.reply(r) gets its reply, handlers.event(e) the
+-- events that arrive meanwhile, handlers.fail(text) a failure; within handlers.timeout_s.
 local function call(plugin, msg, handlers)
     state.next_id = state.next_id + 1
     msg.id = "settings-" .. state.next_id
     local sub, code, message = client_of(plugin):subscribe()
-    if sub then
-        local sent
-        sent, code, message = sub:send(msg)
-        if not sent then
-            sub:close()
-            sub = nil
-        end
-    end
-    if not sub then
-        handlers.fail(unreachable_text(plugin, code, message))
-        return
+    local sent = sub and sub:send(msg)
+    if not sent then
+        if sub then sub:close() end
+        return handlers.fail(unreachable_text(plugin, code, message))
     end
     local deadline = Ipc.now_ms() + (handlers.timeout_s or 10) * 1000
     local function tick()
         for _i, line in ipairs(sub:poll()) do
-            local done
-            if line.event ~= nil then
-                done = handlers.event and handlers.event(line)
+            if line.event ~= nil and handlers.event then
+                handlers.event(line)
             elseif line.id == msg.id then
-                done = not handlers.reply(line)
-            end
-            if done then
                 sub:close()
-                return
+                return handlers.reply(line)
             end
         end
         if not sub.alive then
@@ -212,26 +178,19 @@ local function save(plugin, changes, dialog)
     call(plugin, changes, {
         reply = function(reply)
             if reply.ok ~= true then
-                show(refusal_text(reply))
-                return
+                return show(refusal_text(reply))
             end
-            if type(value(reply.settings)) == "table" then
-                state.settings = reply.settings
-            end
-            if dialog then
-                UIManager:close(dialog)
-            end
+            state.settings = type(value(reply.settings)) == "table" and reply.settings or state.settings
+            if dialog then UIManager:close(dialog) end
             show(_("BookLore Sync: saved."), 2)
         end,
-        fail = function(msg) show(msg) end,
+        fail = show,
     })
 end
 
 local function refresh(plugin)
     local status = client_of(plugin):request { type = "status" }
-    if status and status.ok == true and type(value(status.settings)) == "table" then
-        state.settings = status.settings
-    end
+    state.settings = status and status.ok == true and type(value(status.settings)) == "table" and status.settings or state.settings
 end
 
 local function buttons(on_save, dialog_ref)
@@ -241,20 +200,36 @@ local function buttons(on_save, dialog_ref)
     } }
 end
 
-function M.edit_server(plugin)
+-- One value in an InputDialog (plugins/kosync.koplugin/main.lua:229-258); `to_value` turns the
+-- text into what is sent.
+local function edit_one(plugin, key, dialog_opts, to_value)
     local dialog
-    dialog = InputDialog:new {
-        title = _("BookLore server URL"),
-        input = text(state.settings.server_url),
-        input_hint = "https://booklore.example.org",
-        description = _("The address you open BookLore or Grimmory with in a browser."),
-        buttons = buttons(function()
-            save(plugin, { server_url = trim(dialog:getInputText()) }, dialog)
-        end, function() return dialog end),
-    }
+    dialog_opts.input = text(state.settings[key])
+    dialog_opts.buttons = buttons(function()
+        save(plugin, { [key] = to_value(trim(dialog:getInputText())) }, dialog)
+    end, function() return dialog end)
+    dialog = InputDialog:new(dialog_opts)
     UIManager:show(dialog)
     dialog:onShowKeyboard()
     return dialog
+end
+
+function M.edit_server(plugin)
+    return edit_one(plugin, "server_url", {
+        title = _("BookLore server URL"),
+        input_hint = "https://booklore.example.org",
+        description = _("The address you open BookLore or Grimmory with in a browser."),
+    }, function(entered) return entered end)
+end
+
+-- A shelf that is not a number goes to the daemon as text, which refuses it naming the field.
+function M.edit_shelf(plugin)
+    return edit_one(plugin, "shelf_id", {
+        title = _("Shelf to remove deleted books from"),
+        input_type = "number",
+        input_hint = "7",
+        description = _("The number of the shelf, as in the shelf's address in BookLore. Empty: none."),
+    }, function(entered) return tonumber(entered) or entered end)
 end
 
 -- An account: user and masked password. An empty password keeps the stored one; an empty user
@@ -262,6 +237,8 @@ end
 local function edit_account(plugin, title, user_key, password_key, set_key)
     local dialog
     local password_set = value(state.settings[set_key]) == true
+    -- plugins/kosync.koplugin/main.lua:486-557: `text_type = "password"` masks it, getFields()
+    -- reads both back (frontend/ui/widget/multiinputdialog.lua:246).
     dialog = MultiInputDialog:new {
         title = title,
         fields = {
@@ -273,10 +250,8 @@ local function edit_account(plugin, title, user_key, password_key, set_key)
             local fields = dialog:getFields()
             local user, password = trim(fields[1]), fields[2] or ""
             local changes = { [user_key] = user }
-            if user == "" then
-                changes[password_key] = ""
-            elseif password ~= "" then
-                changes[password_key] = password
+            if user == "" or password ~= "" then
+                changes[password_key] = user ~= "" and password or ""
             end
             save(plugin, changes, dialog)
         end, function() return dialog end),
@@ -294,29 +269,7 @@ function M.edit_booklore_account(plugin)
     return edit_account(plugin, _("BookLore account"), "booklore_username", "booklore_password", "booklore_password_set")
 end
 
-function M.edit_shelf(plugin)
-    local dialog
-    dialog = InputDialog:new {
-        title = _("Shelf to remove deleted books from"),
-        input = text(state.settings.shelf_id),
-        input_type = "number",
-        input_hint = "7",
-        description = _("The number of the shelf, as in the shelf's address in BookLore. Empty: none."),
-        buttons = buttons(function()
-            local entered = trim(dialog:getInputText())
-            save(plugin, { shelf_id = tonumber(entered) or entered }, dialog)
-        end, function() return dialog end),
-    }
-    UIManager:show(dialog)
-    dialog:onShowKeyboard()
-    return dialog
-end
-
-local ACCOUNT = {
-    ok = _("ok"),
-    refused = _("refused: check the user name and password"),
-    not_set = _("not set"),
-}
+local ACCOUNT = { ok = _("ok"), refused = _("refused: check the user name and password"), not_set = _("not set") }
 
 --- The check_server answer as a list a person can act on.
 function M.server_report(server)
@@ -332,10 +285,13 @@ function M.server_report(server)
         lines[#lines + 1] = _("Grimmory and official BookLore servers need the BookLore account to take sessions.")
     end
     if text(server.message) ~= "" then
-        lines[#lines + 1] = ""
-        lines[#lines + 1] = text(server.message)
+        lines[#lines + 1] = "\n" .. text(server.message)
     end
     return table.concat(lines, "\n")
+end
+
+local function error_text(reply)
+    return text(type(value(reply.error)) == "table" and reply.error.message)
 end
 
 function M.test_connection(plugin)
@@ -345,66 +301,45 @@ function M.test_connection(plugin)
         reply = function(reply)
             UIManager:close(waiting)
             if reply.ok ~= true or type(value(reply.server)) ~= "table" then
-                show(T(_("Test connection: %1"), text(type(value(reply.error)) == "table" and reply.error.message)))
-                return
+                return show(T(_("Test connection: %1"), error_text(reply)))
             end
             UIManager:show(TextViewer:new { title = _("BookLore Sync: Test connection"), text = M.server_report(reply.server) })
         end,
-        fail = function(msg)
-            UIManager:close(waiting)
-            show(msg)
-        end,
+        fail = function(msg) UIManager:close(waiting); show(msg) end,
     })
 end
 
-local function import_summary(r)
-    return T(_("Reading history imported.\n\nSessions queued: %1\nSkipped (too short, or already queued or uploaded): %2\nBooks: %3"),
-        text(r.imported), text(r.skipped), text(r.books))
-end
-
---- Imports KOReader's statistics. With wait:false the daemon answers at once; progress comes as
--- import_progress events, the end as an import_finished event carrying the summary (a reply
--- that already carries `imported` is the summary itself).
+--- Imports KOReader's statistics. Sent with wait:true on the call's own subscribed connection: the
+-- reply carries the summary once the last group is committed, the import_progress events arrive
+-- before it, and the UI thread only reads what has arrived. (With wait:false the daemon answers
+-- {started, total} at once and reports the outcome only in its log.)
 function M.import_history(plugin)
     local path = DataStorage:getSettingsDir() .. "/statistics.sqlite3"
     if lfs.attributes(path, "mode") ~= "file" then
-        show(T(_("There is no reading history to import: %1 does not exist. KOReader writes it while the Reading statistics plugin is on."), path))
-        return
+        return show(T(_("There is no reading history to import: %1 does not exist. KOReader writes it while the Reading statistics plugin is on."), path))
     end
-    local shown = show(_("BookLore Sync: importing reading history…"))
-    local last_shown = 0
-    local function replace(msg, timeout)
+    local shown, last_shown = show(_("BookLore Sync: importing reading history…")), 0
+    local function replace(msg)
         UIManager:close(shown)
-        shown = show(msg, timeout)
+        shown = show(msg)
     end
-    local function finish(summary)
-        replace(import_summary(summary))
-        return true
-    end
-    call(plugin, { type = "import_history", path = path, wait = false }, {
+    call(plugin, { type = "import_history", path = path, wait = true }, {
         timeout_s = IMPORT_TIMEOUT_S,
-        reply = function(reply)
-            if reply.ok ~= true then
-                replace(T(_("Import refused: %1"), text(type(value(reply.error)) == "table" and reply.error.message)))
-                return false
-            elseif value(reply.imported) ~= nil then
-                finish(reply)
-                return false
+        reply = function(r)
+            if r.ok ~= true then
+                return replace(T(_("Import refused: %1"), error_text(r)))
             end
-            return true
+            replace(T(_("Reading history imported.\n\nSessions queued: %1\nSkipped (too short, or already queued or uploaded): %2\nBooks: %3"),
+                text(r.imported), text(r.skipped), text(r.books)))
         end,
         event = function(e)
-            if e.event == "import_progress" then
-                local done, total = tonumber(value(e.done)) or 0, tonumber(value(e.total)) or 0
-                if Ipc.now_ms() - last_shown >= PROGRESS_EVERY_MS or done == total then
-                    last_shown = Ipc.now_ms()
-                    replace(T(_("BookLore Sync: importing reading history…\n%1 of %2 page visits"), done, total))
-                end
-            elseif e.event == "import_finished" then
-                return finish(type(value(e.result)) == "table" and e.result or e)
+            local done, total = tonumber(value(e.done)) or 0, tonumber(value(e.total)) or 0
+            if e.event == "import_progress" and (Ipc.now_ms() - last_shown >= PROGRESS_EVERY_MS or done == total) then
+                last_shown = Ipc.now_ms()
+                replace(T(_("BookLore Sync: importing reading history…\n%1 of %2 sessions"), done, total))
             end
         end,
-        fail = function(msg) replace(msg) end,
+        fail = replace,
     })
 end
 
@@ -417,66 +352,47 @@ local DELETION_MODES = {
 local function deletion_menu(plugin)
     local items = {}
     for _i, mode in ipairs(DELETION_MODES) do
-        items[#items + 1] = {
-            text = mode[2],
-            radio = true,
-            checked_func = function() return text(state.settings.deletion_mode) == mode[1] end,
-            callback = function() save(plugin, { deletion_mode = mode[1] }) end,
-        }
+        items[#items + 1] = { text = mode[2], radio = true, callback = function() save(plugin, { deletion_mode = mode[1] }) end,
+            checked_func = function() return text(state.settings.deletion_mode) == mode[1] end }
     end
     items[#items].separator = true
     items[#items + 1] = {
-        text_func = function()
-            local shelf = text(state.settings.shelf_id)
-            return T(_("Shelf: %1"), shelf ~= "" and shelf or _("not set"))
-        end,
+        text_func = function() return T(_("Shelf: %1"), or_not_set(state.settings.shelf_id)) end,
         keep_menu_open = true,
         callback = function() M.edit_shelf(plugin) end,
     }
     return items
 end
 
-local function or_not_set(v)
-    v = text(v)
-    return v ~= "" and v or _("not set")
-end
+-- The first entries of Settings: what each shows, and the dialog that changes it.
+local VALUES = {
+    { _("Server: %1"), "server_url", M.edit_server },
+    { _("KOReader account: %1"), "username", M.edit_koreader_account },
+    { _("BookLore account: %1"), "booklore_username", M.edit_booklore_account },
+}
 
 --- The Settings entry of the plugin's menu: a KOReader menu table entry.
 function M.menu_item(plugin)
-    local s = function() return state.settings end
-    return {
-        text = _("Settings"),
-        sub_item_table_func = function()
-            refresh(plugin)
-            return {
-                {
-                    text_func = function() return T(_("Server: %1"), or_not_set(s().server_url)) end,
-                    keep_menu_open = true,
-                    callback = function() M.edit_server(plugin) end,
-                },
-                {
-                    text_func = function() return T(_("KOReader account: %1"), or_not_set(s().username)) end,
-                    keep_menu_open = true,
-                    callback = function() M.edit_koreader_account(plugin) end,
-                },
-                {
-                    text_func = function() return T(_("BookLore account: %1"), or_not_set(s().booklore_username)) end,
-                    keep_menu_open = true,
-                    callback = function() M.edit_booklore_account(plugin) end,
-                },
-                {
-                    text = _("When a book is deleted"),
-                    sub_item_table_func = function() return deletion_menu(plugin) end,
-                    separator = true,
-                },
-                { text = _("Test connection"), keep_menu_open = true, callback = function() M.test_connection(plugin) end },
-                { text = _("Import Reading History"), keep_menu_open = true, callback = function() M.import_history(plugin) end },
+    local function entries()
+        refresh(plugin)
+        local items = {}
+        for _i, v in ipairs(VALUES) do
+            items[#items + 1] = {
+                text_func = function() return T(v[1], or_not_set(state.settings[v[2]])) end,
+                keep_menu_open = true,
+                callback = function() v[3](plugin) end,
             }
-        end,
-    }
+        end
+        items[#items + 1] = {
+            text = _("When a book is deleted"),
+            sub_item_table_func = function() return deletion_menu(plugin) end,
+            separator = true,
+        }
+        items[#items + 1] = { text = _("Test connection"), keep_menu_open = true, callback = function() M.test_connection(plugin) end }
+        items[#items + 1] = { text = _("Import Reading History"), keep_menu_open = true, callback = function() M.import_history(plugin) end }
+        return items
+    end
+    return { text = _("Settings"), sub_item_table_func = entries }
 end
-
--- For the tests.
-M._private = { state = state, value = value }
 
 return M
