@@ -1,6 +1,8 @@
 #!/bin/bash
 # The KOReader plugin's Lua code under luajit: the partial-MD5 routine (test vectors and an
-# independent Python implementation), the IPC module and main.lua against the real daemon.
+# independent Python implementation), the IPC module and the plugin against the real daemon
+# (events, Wi-Fi policy, idle wake-ups), its outbox across a stopped daemon and a KOReader
+# restart, and the UI-thread time per session_end.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -55,4 +57,14 @@ run_against_daemon() {
 
 run_against_daemon test_ipc
 run_against_daemon test_plugin
+BOOKLORE_TIMING_EVENTS=${BOOKLORE_TIMING_EVENTS:-200} run_against_daemon bench_ui
+
+# The outbox test starts and stops its own daemon (stopped, refusing, back).
+mkdir -p "$WORK/test_outbox"
+echo "--- test_outbox.lua"
+if BOOKLORE_DAEMON=$DAEMON BOOKLORE_TEST_DIR=$WORK/test_outbox luajit "$LUA/test_outbox.lua"; then
+    pass "test_outbox.lua against booklore-syncd"
+else
+    fail "test_outbox.lua against booklore-syncd" "daemon log:" "$(tail -n 20 "$WORK/test_outbox/outbox-daemon.log")"
+fi
 finish

@@ -21,6 +21,8 @@ local K = {
     connected = false,
     turn_on_calls = 0,
     turn_off_calls = 0,
+    timer = nil,         -- a millisecond clock: when set, the time tasks take adds up in task_ms
+    task_ms = 0,
 }
 
 local function shell_test(flag, path)
@@ -96,7 +98,9 @@ function K.advance(seconds)
         K.wakeups = K.wakeups + 1
         while UIManager._task_queue[1] and UIManager._task_queue[1].time <= K.now do
             local task = table.remove(UIManager._task_queue, 1)
+            local t0 = K.timer and K.timer()
             task.action(unpack(task.args, 1, task.args.n))
+            if t0 then K.task_ms = K.task_ms + (K.timer() - t0) end
         end
     end
     K.now = stop
