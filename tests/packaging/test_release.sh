@@ -134,10 +134,11 @@ check "the zip's folder is the tree's plugin folder" diff -r "$PLUGIN_SRC" "$ZDI
 # Loads it as KOReader's PluginLoader does (its folder on package.path, _meta.lua, then main.lua),
 # with KOReader replaced by tests/packaging/lua/koreader_stubs.lua, and opens Settings.
 check_rc "the zipped plugin loads and shows Tools → BookLore Sync → Settings first" 0 \
-    luajit - "$ZDIR/bookloresync.koplugin" "$TESTS_DIR/lua" "$WORK/no-daemon.sock" <<'EOF'
+    luajit - "$ZDIR/bookloresync.koplugin" "$TESTS_DIR/lua" "$WORK/no-daemon.sock" "$WORK" <<'EOF'
 local dir, stubs, sock = arg[1], arg[2], arg[3]
 package.path = dir .. "/?.lua;" .. stubs .. "/?.lua;" .. package.path
 local K = require("koreader_stubs")
+K.settings_dir = arg[4] -- the plugin's own files go to the test's folder
 if not package.preload["ui/widget/multiinputdialog"] then
     package.preload["ui/widget/multiinputdialog"] = function() return { new = function(_, o) return o end } end
 end
