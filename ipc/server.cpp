@@ -1,9 +1,9 @@
 #include "ipc/server.hpp"
 
+#include "config/spawn_logged.hpp"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -248,7 +248,7 @@ public:
             throw std::system_error(ec.value(), std::generic_category(),
                                     "cannot listen on " + path.string());
         allowed_gid_ = gid;
-        asio::co_spawn(executor_, accept_loop(shared_from_this()), asio::detached);
+        spawn_logged(executor_, accept_loop(shared_from_this()), "ipc_accept");
     }
 
     void stop() {
@@ -331,7 +331,7 @@ private:
             }
             prune();
             auto conn = std::make_shared<client_connection>(std::move(socket), ++next_id_);
-            asio::co_spawn(executor_, conn->writer(), asio::detached);
+            spawn_logged(executor_, conn->writer(), "ipc_writer", [conn] { conn->close(); });
             if (connections_.size() >= options_.max_connections) {
                 conn->send(
                     message::error(error_kind::unavailable, "too many connections; try again later")
@@ -340,8 +340,10 @@ private:
                 continue;
             }
             connections_.push_back(conn);
-            asio::co_spawn(executor_, conn->watch_idle(options_.idle_timeout), asio::detached);
-            asio::co_spawn(executor_, conn->reader(options_.max_line, handler_), asio::detached);
+            spawn_logged(executor_, conn->watch_idle(options_.idle_timeout), "ipc_idle",
+                         [conn] { conn->close(); });
+            spawn_logged(executor_, conn->reader(options_.max_line, handler_), "ipc_reader",
+                         [conn] { conn->close(); });
         }
     }
 

@@ -1,6 +1,8 @@
 // The only translation unit of the project that includes Beast and Asio's SSL stream.
 #include "net/http_client.hpp"
 
+#include "config/spawn_logged.hpp"
+
 #include "booklore/version.hpp"
 #include "net/error.hpp"
 #include "net/http_policy.hpp"
@@ -12,8 +14,6 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -215,7 +215,13 @@ asio::awaitable<std::optional<failure>> http_client::impl::resolve(
     }
     auto job = std::make_shared<resolve_job>(ex_);
     job->wake.expires_after(options_.timeout);
-    asio::co_spawn(ex_, run_resolve(job, url_.host, std::to_string(url_.port)), asio::detached);
+    spawn_logged(ex_, run_resolve(job, url_.host, std::to_string(url_.port)), "http_resolve",
+                 [job] {
+                     // The lookup failed without an answer: the waiting request sees an error.
+                     job->ec = asio::error::host_not_found;
+                     job->done = true;
+                     job->wake.cancel();
+                 });
     if (!job->done)
         co_await job->wake.async_wait(use_tuple);
     if (!job->done) {
