@@ -6,6 +6,7 @@
 #include <rapidjson/error/en.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <fstream>
 #include <sstream>
@@ -131,6 +132,71 @@ std::string lowercase(std::string s) {
     return s;
 }
 
+/// Reads the server keys that are present onto `s` (absent ones keep their value; an empty
+/// string means "not set"). The file and `set_settings` share this one reading.
+void read_server_keys(const reader& r, settings& s) {
+    if (auto url = r.text("server_url")) {
+        if (!url->empty() &&
+            (!(url->starts_with("http://") || url->starts_with("https://")) ||
+             url->find_first_not_of('/', url->find("//") + 2) == std::string::npos))
+            r.fail("server_url", "must be an http:// or https:// URL with a host");
+        s.server_url = *url;
+    }
+    if (auto user = r.text("username"))
+        s.username = *user;
+    auto password = r.text("password");
+    auto password_md5 = r.text("password_md5");
+    if (password && password_md5)
+        r.fail("password_md5", "cannot be given together with \"password\"; keep one");
+    if (password_md5 && !password_md5->empty() && !is_lower_hex_md5(*password_md5))
+        r.fail("password_md5", "must be 32 hexadecimal characters");
+    if (password)
+        s.password_md5 = password->empty() ? "" : md5_hex(*password);
+    else if (password_md5)
+        s.password_md5 = lowercase(*password_md5);
+    auto set_or_clear = [](std::optional<std::string> value, std::optional<std::string>& out) {
+        if (value)
+            out = value->empty() ? std::nullopt : std::move(value);
+    };
+    set_or_clear(r.text("booklore_username"), s.booklore_username);
+    set_or_clear(r.text("booklore_password"), s.booklore_password);
+    if (auto ca = r.text("ca_file"))
+        s.ca_file = ca->empty() ? std::nullopt : std::optional<std::filesystem::path>(*ca);
+    if (auto mode = r.text("deletion_mode")) {
+        if (*mode == "delete")
+            s.deletion = deletion_mode::remove;
+        else if (*mode == "unshelve")
+            s.deletion = deletion_mode::unshelve;
+        else if (*mode == "off")
+            s.deletion = deletion_mode::off;
+        else
+            r.fail("deletion_mode", "must be \"delete\", \"unshelve\" or \"off\"");
+    }
+    if (const json* shelf = r.find("shelf_id")) {
+        if (shelf->IsString() && shelf->GetStringLength() == 0) {
+            s.shelf_id.reset();
+        } else {
+            std::int64_t id = 0;
+            r.integer("shelf_id", id, 1, INT64_MAX);
+            s.shelf_id = id;
+        }
+    }
+}
+
+/// The rules that join several server keys, checked on the settings as a whole.
+void check_server_rules(const reader& r, const settings& s) {
+    if (s.booklore_username.has_value() != s.booklore_password.has_value())
+        r.fail(s.booklore_username ? "booklore_password" : "booklore_username",
+               "is needed too: the BookLore account takes a username and a password");
+    if (s.deletion == deletion_mode::unshelve) {
+        if (!s.shelf_id)
+            r.fail("shelf_id", "is required when \"deletion_mode\" is \"unshelve\"");
+        if (!s.has_booklore_account())
+            r.fail("booklore_username",
+                   "and \"booklore_password\" are required when \"deletion_mode\" is \"unshelve\"");
+    }
+}
+
 }  // namespace
 
 config_error::config_error(std::string file, std::string key, const std::string& problem)
@@ -174,24 +240,7 @@ settings parse(const std::string& text, const std::string& file) {
     }
 
     settings s;
-    s.server_url = r.required_text("server_url");
-    if (!(s.server_url.starts_with("http://") || s.server_url.starts_with("https://")) ||
-        s.server_url.find_first_not_of('/', s.server_url.find("//") + 2) == std::string::npos)
-        r.fail("server_url", "must be an http:// or https:// URL with a host");
-    s.username = r.text("username").value_or("");
-    auto password = r.text("password");
-    auto password_md5 = r.text("password_md5");
-    if (password && password_md5)
-        r.fail("password_md5", "cannot be given together with \"password\"; keep one");
-    if (password_md5 && !is_lower_hex_md5(*password_md5))
-        r.fail("password_md5", "must be 32 hexadecimal characters");
-    s.password_md5 = password ? md5_hex(*password) : lowercase(password_md5.value_or(""));
-    s.booklore_username = r.text("booklore_username");
-    s.booklore_password = r.text("booklore_password");
-    if (s.booklore_username.has_value() != s.booklore_password.has_value())
-        r.fail(s.booklore_username ? "booklore_password" : "booklore_username",
-               "is needed too: the BookLore account takes a username and a password");
-
+    read_server_keys(r, s);
     s.database = r.required_text("database");
     s.socket = r.required_text("socket");
     if (s.socket.native().size() >= 108)
@@ -203,30 +252,6 @@ settings parse(const std::string& text, const std::string& file) {
     r.number("resume_sync_delay_seconds", s.resume_sync_delay_seconds, 0, 86400);
     r.integer("batch_size", s.batch_size, 1, 1000);
     r.number("request_timeout_seconds", s.request_timeout_seconds, 0.1, 600);
-    if (auto ca = r.text("ca_file"))
-        s.ca_file = *ca;
-    if (auto mode = r.text("deletion_mode")) {
-        if (*mode == "delete")
-            s.deletion = deletion_mode::remove;
-        else if (*mode == "unshelve")
-            s.deletion = deletion_mode::unshelve;
-        else if (*mode == "off")
-            s.deletion = deletion_mode::off;
-        else
-            r.fail("deletion_mode", "must be \"delete\", \"unshelve\" or \"off\"");
-    }
-    std::int64_t shelf = 0;
-    if (r.find("shelf_id")) {
-        r.integer("shelf_id", shelf, 1, INT64_MAX);
-        s.shelf_id = shelf;
-    }
-    if (s.deletion == deletion_mode::unshelve) {
-        if (!s.shelf_id)
-            r.fail("shelf_id", "is required when \"deletion_mode\" is \"unshelve\"");
-        if (!s.has_booklore_account())
-            r.fail("booklore_username",
-                   "and \"booklore_password\" are required when \"deletion_mode\" is \"unshelve\"");
-    }
     r.integer("min_session_seconds", s.min_session_seconds, 0, 86400);
     if (auto log = r.text("log_file"))
         s.log_file = *log;
@@ -240,7 +265,19 @@ settings parse(const std::string& text, const std::string& file) {
     }
     r.integer("max_connections", s.max_connections, 1, 4096);
     r.number("idle_timeout_seconds", s.idle_timeout_seconds, 1, 86400);
+    check_server_rules(r, s);
     return s;
+}
+
+void apply_server_keys(const rapidjson::Value& values, settings& s, const std::string& source) {
+    reader r(values, source);
+    for (auto it = values.MemberBegin(); it != values.MemberEnd(); ++it) {
+        std::string_view key(it->name.GetString(), it->name.GetStringLength());
+        if (std::find(server_keys.begin(), server_keys.end(), key) == server_keys.end())
+            r.fail(key, "is not a server setting");
+    }
+    read_server_keys(r, s);
+    check_server_rules(r, s);
 }
 
 settings load_file(const std::filesystem::path& file) {

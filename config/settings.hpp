@@ -1,10 +1,14 @@
 #pragma once
 
+#include <rapidjson/document.h>
+
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace booklore::config {
 
@@ -49,6 +53,16 @@ public:
 private:
     std::string key_;
 };
+
+/// The keys `set_settings` may change besides the two switches: the server and its accounts.
+inline constexpr std::array<std::string_view, 9> server_keys = {
+    "server_url",        "username",      "password", "password_md5", "booklore_username",
+    "booklore_password", "deletion_mode", "shelf_id", "ca_file"};
+
+/// Applies the server keys present in `values` onto `s` with the file's own validation (an
+/// empty string unsets a key), then checks the rules that join them. Throws config_error
+/// naming the key; `s` may then be partly changed, so pass a copy.
+void apply_server_keys(const rapidjson::Value& values, settings& s, const std::string& source);
 
 /// Reads, parses and validates a configuration file. Throws config_error.
 settings load_file(const std::filesystem::path& file);

@@ -75,7 +75,7 @@ TEST_CASE("the password is kept only as its lowercase MD5", "[unit][config]") {
 }
 
 TEST_CASE("every error names its key", "[unit][config]") {
-    CHECK(error_key(R"({"database":"/q","socket":"/s"})") == "server_url");
+    CHECK(error_key(R"({"server_url":"ftp://x","database":"/q","socket":"/s"})") == "server_url");
     CHECK(error_key(R"({"server_url":"http://x","socket":"/s"})") == "database");
     CHECK(error_key(R"({"server_url":"http://x","database":"/q"})") == "socket");
     CHECK(error_key(with(R"("server_url2":1)")) == "server_url2");
@@ -130,4 +130,37 @@ TEST_CASE("a file holding a password must not be readable by others", "[unit][co
     CHECK_NOTHROW(booklore::config::load_file(file));  // no secret in it
     CHECK_THROWS_AS(booklore::config::load_file(dir / "missing.json"), config_error);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("without server_url the configuration is valid and names no server", "[unit][config]") {
+    auto s = parse(R"({"database":"/q","socket":"/s"})");
+    CHECK(s.server_url.empty());
+}
+
+TEST_CASE("server keys change a copy with the file's own rules", "[unit][config]") {
+    auto base = parse(with(R"("username":"ko","password":"secret")"));
+    auto apply = [](booklore::config::settings s, const char* json) {
+        rapidjson::Document d;
+        d.Parse(json);
+        booklore::config::apply_server_keys(d, s, "set_settings");
+        return s;
+    };
+    auto changed = apply(base, R"({"server_url":"https://books.example/base","password":"x"})");
+    CHECK(changed.server_url == "https://books.example/base");
+    CHECK(changed.password_md5 == booklore::config::md5_hex("x"));
+    CHECK(changed.username == "ko");
+    CHECK(apply(base, R"({"password":""})").password_md5.empty());
+    auto refused_key = [&](const char* json) {
+        try {
+            apply(base, json);
+        } catch (const booklore::config::config_error& e) {
+            return e.key();
+        }
+        return std::string("<no error>");
+    };
+    CHECK(refused_key(R"({"server_url":"books.example"})") == "server_url");
+    CHECK(refused_key(R"({"booklore_username":"bl"})") == "booklore_password");
+    CHECK(refused_key(R"({"deletion_mode":"unshelve"})") == "shelf_id");
+    CHECK(refused_key(R"({"shelf_id":"7"})") == "shelf_id");
+    CHECK(refused_key(R"({"batch_size":5})") == "batch_size");
 }
