@@ -43,6 +43,9 @@ public:
     result<queue_counts> counts();
     result<std::vector<pending_session>> list_sessions(std::int64_t limit);
     result<std::vector<pending_deletion>> list_deletions(std::int64_t limit);
+    /// For each session, whether one of the same book already queued or uploaded overlaps it
+    /// in time (both ends included): the reading-history import queues only the others.
+    result<std::vector<bool>> overlaps_held(std::span<const session_record> sessions);
     /// Deletes every pending session; returns how many.
     result<std::int64_t> clear_sessions();
 

@@ -42,6 +42,11 @@ public:
 
     /// Opens or creates the file with extended result codes on. Nothing else is configured.
     static boost::system::result<sqlite_connection> open(const std::filesystem::path& file);
+    /// Opens an existing file read-only, through a `file:` URI with `mode=ro`: never creates
+    /// it and never writes it, also while another process has it open (WAL or rollback
+    /// journal). SQLite may still create the -wal and -shm files a WAL reader needs.
+    static boost::system::result<sqlite_connection> open_read_only(
+        const std::filesystem::path& file);
 
     /// Runs one or more SQL statements that return no rows.
     boost::system::error_code exec(const std::string& sql);
@@ -67,6 +72,7 @@ private:
         void operator()(sqlite3* db) const noexcept;
     };
     explicit sqlite_connection(sqlite3* db) : handle_(db) {}
+    static boost::system::result<sqlite_connection> open_v2(const char* name, int flags);
 
     std::unique_ptr<sqlite3, closer> handle_;
 };

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -28,7 +29,7 @@ using booklore::ipc::parse_reply;
 enum exit_code { exit_ok = 0, exit_refused = 1, exit_usage = 2, exit_unreachable = 3 };
 
 constexpr const char* default_socket = "/run/booklore-sync/booklore-syncd.sock";
-/// Requests other than `sync` and `watch` are answered at once; a hung daemon is an error.
+/// All but `sync`, `import-history` and `watch` are answered at once; a hung daemon is an error.
 constexpr int reply_timeout_ms = 30000;
 
 std::string usage_text() {
@@ -48,6 +49,8 @@ std::string usage_text() {
                "  delete-book --file PATH [--hash H] [--book-id N] [--event-id ID]\n"
                "  resume | suspend | network-up | network-down\n"
                "  watch                       print sync events as they come\n"
+               "  import-history PATH [--no-wait]  queue the past sessions of KOReader's\n"
+               "                              statistics.sqlite3 (with progress)\n"
                "\n"
                "Times are YYYY-MM-DDTHH:MM:SSZ or epoch seconds. The socket comes from --socket,\n"
                "the \"socket\" key of --config, $BOOKLORE_SYNCD_SOCKET, or ") +
@@ -132,15 +135,16 @@ struct client {
         return is_ok(reply) ? exit_ok : exit_refused;
     }
 
-    int sync(bool wait) {
+    /// Sends `req` on a subscribed connection; on a terminal, `event` lines draw a progress bar
+    /// until the reply comes, which `render` prints.
+    int with_progress(const booklore::ipc::request_builder& req, bool wait, const char* event,
+                      const std::function<std::string(const rapidjson::Value&)>& render) {
         booklore::ipc::line_client conn(socket_path);
         bool show_progress = wait && !raw_json && ::isatty(STDERR_FILENO);
         if (wait) {
             conn.send(R"({"type":"subscribe","id":"subscribe"})");
             conn.receive(reply_timeout_ms);
         }
-        booklore::ipc::request_builder req("sync_now");
-        req.flag("wait", wait);
         conn.send(req.line());
         for (;;) {
             std::string line = conn.receive(-1);
@@ -148,27 +152,14 @@ struct client {
             if (msg.HasMember("event")) {
                 if (raw_json)
                     std::cout << line << "\n";
-                else if (show_progress && std::string(msg["event"].GetString()) == "sync_progress")
-                    progress_bar(msg["done"].GetInt64(), msg["total"].GetInt64());
+                else if (show_progress && std::string(msg["event"].GetString()) == event)
+                    std::cerr << "\r" << booklore::ctl::render_progress_bar(msg);
                 continue;
             }
             if (show_progress)
                 std::cerr << "\n";
-            return print(line, [&](const rapidjson::Value& reply) {
-                auto result = reply.FindMember("result");
-                if (result != reply.MemberEnd())
-                    return booklore::ctl::render_sync_result(result->value);
-                return std::string("sync started");
-            });
+            return print(line, render);
         }
-    }
-
-    static void progress_bar(std::int64_t done, std::int64_t total) {
-        constexpr int width = 30;
-        int filled = total > 0 ? static_cast<int>(done * width / total) : width;
-        std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
-                  << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done
-                  << "/" << total << " sessions" << std::flush;
     }
 
     int watch() {
@@ -277,7 +268,25 @@ int run(int argc, char** argv) {
     }
     if (command == "sync") {
         options o(args, {}, {"--no-wait"});
-        return c.sync(!o.has("--no-wait"));
+        booklore::ipc::request_builder req("sync_now");
+        req.flag("wait", !o.has("--no-wait"));
+        return c.with_progress(req, !o.has("--no-wait"), "sync_progress",
+                               booklore::ctl::render_sync_reply);
+    }
+    if (command == "import-history") {
+        // PATH is the one argument that is not an option; made absolute here, because the
+        // daemon does not run in the caller's folder.
+        auto path = std::find_if(args.begin(), args.end(), [](auto& a) { return a[0] != '-'; });
+        if (path == args.end())
+            throw usage_error("import-history needs PATH, KOReader's statistics.sqlite3");
+        std::string file = std::filesystem::absolute(*path).string();
+        args.erase(path);
+        options o(args, {}, {"--no-wait"});
+        booklore::ipc::request_builder req("import_history");
+        req.text("path", file);
+        req.flag("wait", !o.has("--no-wait"));
+        return c.with_progress(req, !o.has("--no-wait"), "import_progress",
+                               booklore::ctl::render_import);
     }
     if (command == "clear-pending") {
         options o(args, {}, {"--yes"});

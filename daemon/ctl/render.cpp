@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -64,6 +65,32 @@ std::string render_sync_result(const json& r) {
     if (const json* error = member(r, "error"))
         out << "\nstopped: " << text_of(*error);
     return out.str();
+}
+
+std::string render_sync_reply(const json& r) {
+    const json* result = member(r, "result");
+    return result ? render_sync_result(*result) : std::string("sync started");
+}
+
+std::string render_import(const json& r) {
+    if (!member(r, "imported"))
+        return "import started: " + field(r, "total") + " sessions to check";
+    return "imported " + field(r, "imported") + " sessions of " + field(r, "books") +
+           " books; skipped " + field(r, "skipped") +
+           " (shorter than min_session_seconds, already queued or uploaded, or without a "
+           "book hash)";
+}
+
+std::string render_progress_bar(const json& e) {
+    constexpr std::int64_t width = 30;
+    const json* done = member(e, "done");
+    const json* total = member(e, "total");
+    std::int64_t d = done && done->IsInt64() ? done->GetInt64() : 0;
+    std::int64_t t = total && total->IsInt64() ? total->GetInt64() : 0;
+    std::int64_t filled = t > 0 ? std::clamp<std::int64_t>(d * width / t, 0, width) : width;
+    return "[" + std::string(static_cast<std::size_t>(filled), '#') +
+           std::string(static_cast<std::size_t>(width - filled), '.') + "] " + std::to_string(d) +
+           "/" + std::to_string(t) + " sessions";
 }
 
 std::string render_settings(const json& s) {
@@ -146,6 +173,8 @@ std::string render_event(const json& e) {
         const json* result = member(e, "result");
         return "sync finished: " + (result ? render_sync_result(*result) : std::string("-"));
     }
+    if (name == "import_progress")
+        return "import progress: " + field(e, "done") + " of " + field(e, "total") + " sessions";
     if (name == "wifi_needed")
         return "wifi needed (ask: " + field(e, "ask") + "): " + field(e, "message");
     return name == "sync_started" ? "sync started" : text_of(e);

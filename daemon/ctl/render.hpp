@@ -12,6 +12,12 @@ std::string render_status(const rapidjson::Value& reply);
 std::string render_pending(const rapidjson::Value& reply);
 std::string render_sync_result(const rapidjson::Value& result);
 std::string render_settings(const rapidjson::Value& settings);
+/// `sync_now`'s reply: the result, or that it started.
+std::string render_sync_reply(const rapidjson::Value& reply);
+/// `import_history`'s reply, or that it started.
+std::string render_import(const rapidjson::Value& reply);
+/// A `sync_progress` or `import_progress` event as a bar on one line, to redraw in place.
+std::string render_progress_bar(const rapidjson::Value& event);
 /// One event line of `watch`.
 std::string render_event(const rapidjson::Value& event);
 /// `error.message` (and the field) of a failed reply.

@@ -30,6 +30,8 @@ public:
     virtual void device_suspended() = 0;
     /// The reader's `network_up` / `network_down`; answers the state now in force.
     virtual network_state reader_network(network_state state) = 0;
+    /// Sends an event line (e.g. `import_progress`) to the subscribers.
+    virtual void announce(const ipc::message& event) = 0;
 };
 
 }  // namespace booklore::syncd

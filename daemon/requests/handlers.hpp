@@ -14,6 +14,9 @@ awaitable<ipc::message> book_opened(request_context&, const ipc::request&, ipc::
 awaitable<ipc::message> list_pending(request_context&, const ipc::request&, ipc::client_context&);
 awaitable<ipc::message> clear_pending(request_context&, const ipc::request&, ipc::client_context&);
 
+// Reading history (import_requests.cpp).
+awaitable<ipc::message> import_history(request_context&, const ipc::request&, ipc::client_context&);
+
 // The daemon's state and triggers (control_requests.cpp).
 awaitable<ipc::message> sync_now(request_context&, const ipc::request&, ipc::client_context&);
 awaitable<ipc::message> status(request_context&, const ipc::request&, ipc::client_context&);

@@ -22,6 +22,7 @@ constexpr request_entry request_table[] = {
     {"network_up", handlers::network_up},
     {"network_down", handlers::network_down},
     {"wifi_answer", handlers::wifi_answer},
+    {"import_history", handlers::import_history},
 };
 
 }  // namespace
