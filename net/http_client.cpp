@@ -387,7 +387,11 @@ asio::awaitable<std::variant<wire_response, failure>> http_client::impl::round_t
         if (conn_ == conn)
             conn_.reset();
         conn->close();
-        if (reused && result.closed_before_response && !resent) {
+        // Only idempotent methods go again (RFC 9110 §9.2.2): a POST the server stored before
+        // it dropped the connection would be stored twice.
+        const bool idempotent =
+            req.method() != http::verb::post && req.method() != http::verb::patch;
+        if (reused && result.closed_before_response && !resent && idempotent) {
             log_->debug("http_resend reason=stale_connection server={}", url_.authority());
             resent = true;
             continue;

@@ -86,7 +86,8 @@ using send_result = std::variant<response, failure>;
 /// - TLS always verifies the certificate chain and the host name (IP addresses against IP
 ///   SANs) and sends SNI for host names. Verification cannot be switched off.
 /// - Every phase is bounded by options.timeout; a timeout fails the request, never resends it.
-/// - A request is sent again, once, on a new connection only when a *reused* connection fails
+/// - An idempotent request (not POST or PATCH) is sent again, once, on a new connection only
+///   when a *reused* connection fails
 ///   while writing or closes/resets before any byte of the response: the usual race with a
 ///   server closing an idle keep-alive connection. A connection the server closed while idle
 ///   is noticed before sending and replaced.

@@ -1,7 +1,7 @@
 // Ingest, listing and settings: what the IPC side of the daemon asks of the queue.
 
-#include "config/utc_time.hpp"
 #include "storage/database.hpp"
+#include "config/utc_time.hpp"
 
 #include "storage/rows.hpp"
 
@@ -33,6 +33,8 @@ pending_session read_session(const statement& s) {
     r.last_error = s.column_optional_text(15);
     r.created_at = s.column_text(16);
     r.batch_key = s.column_optional_text(17);
+    r.isbn = s.column_optional_text(18);
+    r.in_doubt = s.column_int64(19) != 0;
     return r;
 }
 
@@ -67,12 +69,13 @@ public:
             if (*seen)
                 return enqueue_result{**seen, true};
         }
-        auto* s = use(insert_session_,
-                      "INSERT INTO pending_sessions (event_id, book_id, book_hash, file_path, "
-                      "book_title, book_type, start_time, end_time, duration_seconds, "
-                      "start_progress, end_progress, progress_delta, start_location, end_location, "
-                      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                      "?14, ?15)");
+        auto* s =
+            use(insert_session_,
+                "INSERT INTO pending_sessions (event_id, book_id, book_hash, file_path, "
+                "book_title, book_type, start_time, end_time, duration_seconds, "
+                "start_progress, end_progress, progress_delta, start_location, end_location, "
+                "created_at, isbn) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                "?13, ?14, ?15, ?16)");
         if (!s)
             return error_;
         std::optional<double> delta;
@@ -93,6 +96,7 @@ public:
         s->bind(13, r.start_location);
         s->bind(14, r.end_location);
         s->bind(15, now_);
+        s->bind(16, r.isbn);
         if (error_code ec = s->run())
             return ec;
         std::int64_t id = conn_.last_insert_rowid();
@@ -100,7 +104,8 @@ public:
             if (error_code ec = remember_event("session", *r.event_id, id))
                 return ec;
         if (r.file_path && !r.file_path->empty())
-            if (error_code ec = upsert_book(*r.file_path, r.book_hash, r.book_id, r.book_title))
+            if (error_code ec =
+                    upsert_book(*r.file_path, r.book_hash, r.book_id, r.book_title, r.isbn))
                 return ec;
         return enqueue_result{id, false};
     }
@@ -135,7 +140,7 @@ public:
 
     boost::system::result<enqueue_result> add(const book_sighting& r) {
         if (!r.file_path.empty())
-            if (error_code ec = upsert_book(r.file_path, r.book_hash, r.book_id, r.title))
+            if (error_code ec = upsert_book(r.file_path, r.book_hash, r.book_id, r.title, r.isbn))
                 return ec;
         return enqueue_result{};
     }
@@ -187,14 +192,17 @@ private:
     // given anew.
     error_code upsert_book(const std::string& path, const std::string& hash,
                            const std::optional<std::int64_t>& book_id,
-                           const std::optional<std::string>& title) {
+                           const std::optional<std::string>& title,
+                           const std::optional<std::string>& isbn) {
         auto* s = use(upsert_book_,
-                      "INSERT INTO book_cache (file_path, book_hash, book_id, title, updated_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (file_path) DO UPDATE SET "
+                      "INSERT INTO book_cache (file_path, book_hash, book_id, title, updated_at, "
+                      "isbn) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (file_path) DO UPDATE SET "
                       "book_id = CASE WHEN excluded.book_id IS NOT NULL THEN excluded.book_id "
                       "WHEN book_cache.book_hash = excluded.book_hash THEN book_cache.book_id END, "
                       "title = coalesce(excluded.title, CASE WHEN book_cache.book_hash = "
                       "excluded.book_hash THEN book_cache.title END), "
+                      "isbn = coalesce(excluded.isbn, CASE WHEN book_cache.book_hash = "
+                      "excluded.book_hash THEN book_cache.isbn END), "
                       "book_hash = excluded.book_hash, updated_at = excluded.updated_at");
         if (!s)
             return error_;
@@ -203,6 +211,7 @@ private:
         s->bind(3, book_id);
         s->bind(4, title);
         s->bind(5, now_);
+        s->bind(6, isbn);
         return s->run();
     }
 
@@ -255,25 +264,27 @@ result<queue_counts> database::counts() {
 }
 
 result<std::vector<pending_session>> database::list_sessions(std::int64_t limit) {
-    return guarded("list_sessions", [&](sqlite_connection& c) -> result<std::vector<pending_session>> {
-        auto s = c.prepare("SELECT " + std::string(rows::session_columns) +
-                           " FROM pending_sessions ORDER BY id LIMIT ?1");
-        if (!s)
-            return s.error();
-        s->bind(1, limit);
-        return rows::collect<pending_session>(*s, rows::read_session);
-    });
+    return guarded("list_sessions",
+                   [&](sqlite_connection& c) -> result<std::vector<pending_session>> {
+                       auto s = c.prepare("SELECT " + std::string(rows::session_columns) +
+                                          " FROM pending_sessions ORDER BY id LIMIT ?1");
+                       if (!s)
+                           return s.error();
+                       s->bind(1, limit);
+                       return rows::collect<pending_session>(*s, rows::read_session);
+                   });
 }
 
 result<std::vector<pending_deletion>> database::list_deletions(std::int64_t limit) {
-    return guarded("list_deletions", [&](sqlite_connection& c) -> result<std::vector<pending_deletion>> {
-        auto s = c.prepare("SELECT " + std::string(rows::deletion_columns) +
-                           " FROM pending_deletions ORDER BY id LIMIT ?1");
-        if (!s)
-            return s.error();
-        s->bind(1, limit);
-        return rows::collect<pending_deletion>(*s, rows::read_deletion);
-    });
+    return guarded("list_deletions",
+                   [&](sqlite_connection& c) -> result<std::vector<pending_deletion>> {
+                       auto s = c.prepare("SELECT " + std::string(rows::deletion_columns) +
+                                          " FROM pending_deletions ORDER BY id LIMIT ?1");
+                       if (!s)
+                           return s.error();
+                       s->bind(1, limit);
+                       return rows::collect<pending_deletion>(*s, rows::read_deletion);
+                   });
 }
 
 result<std::int64_t> database::clear_sessions() {
@@ -306,20 +317,8 @@ result<std::optional<std::string>> database::get_setting(const std::string& key)
 }
 
 result<void> database::put_setting(const std::string& key, const std::string& value) {
-    return guarded("put_setting", [&](sqlite_connection& c) -> result<void> {
-        auto s = c.prepare(
-            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = "
-            "excluded.updated_at");
-        if (!s)
-            return s.error();
-        s->bind(1, key);
-        s->bind(2, value);
-        s->bind(3, utc_now_iso());
-        if (error_code ec = rows::write(c, [&] { return s->run(); }))
-            return ec;
-        return {};
-    });
+    const setting_change change{key, value};
+    return store_settings(std::span(&change, 1));
 }
 
 }  // namespace booklore::storage

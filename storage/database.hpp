@@ -52,6 +52,16 @@ public:
     /// Settings changed over IPC, stored as text by key.
     result<std::optional<std::string>> get_setting(const std::string& key);
     result<void> put_setting(const std::string& key, const std::string& value);
+    /// One change of a stored setting: a value, or nullopt to remove the key.
+    struct setting_change {
+        std::string key;
+        std::optional<std::string> value;
+    };
+    /// Stores several settings in one transaction: all or none.
+    result<void> store_settings(std::span<const setting_change> changes);
+    /// Makes the database and its -wal/-shm files readable by their owner only (0600): they
+    /// hold a password once one is stored.
+    result<void> restrict_to_owner();
 
     // --- used by the sync ---
 
@@ -78,11 +88,19 @@ public:
     result<void> mark_uploaded(std::span<const std::int64_t> ids);
     /// retry_count + 1 and last_error on each row.
     result<void> mark_failed(std::span<const std::int64_t> ids, const std::string& error);
+    /// Marks rows whose request is about to leave (a kill or a lost reply leaves them set), or
+    /// clears rows the server surely does not hold. In one transaction.
+    result<void> set_in_doubt(std::span<const std::int64_t> ids, bool in_doubt);
+    /// The ISBN the reader sent for a book (book_cache, else a pending session), 13 digits.
+    result<std::optional<std::string>> isbn_for_hash(const std::string& book_hash);
 
     result<std::vector<pending_deletion>> deletions();
     /// The id for a deleted file: book_cache by path, then by hash.
     result<std::optional<std::int64_t>> book_id_for(const std::string& file_path,
                                                     const std::optional<std::string>& hash);
+    /// Whether sessions of the deleted book (same id, hash or path) are still queued: the
+    /// deletion waits for them.
+    result<bool> sessions_pending_for(const pending_deletion& d);
     result<void> remove_deletion(std::int64_t id);
     result<void> mark_deletion_failed(std::int64_t id, const std::string& error);
 

@@ -14,8 +14,8 @@ using boost::system::error_code;
 namespace {
 
 /// Runs one prepared statement per id, all in one transaction.
-error_code for_each_id(sqlite_connection& c, std::span<const std::int64_t> ids, std::string_view sql,
-                       auto&& bind_extra) {
+error_code for_each_id(sqlite_connection& c, std::span<const std::int64_t> ids,
+                       std::string_view sql, auto&& bind_extra) {
     if (ids.empty())
         return {};
     auto s = c.prepare(sql);
@@ -43,45 +43,50 @@ boost::system::result<std::optional<std::int64_t>> first_id(statement& s) {
 }  // namespace
 
 result<std::vector<std::string>> database::unresolved_hashes() {
-    return guarded("unresolved_hashes", [](sqlite_connection& c) -> result<std::vector<std::string>> {
-        // Sessions first, then books opened lately and deletions, so that a later deletion
-        // by path finds its id. An empty hash (the old plugin wrote "" when it had none) would
-        // match unrelated books.
-        auto s = c.prepare(
-            "SELECT book_hash FROM ("
-            " SELECT book_hash, 0 AS source, min(id) AS pos FROM pending_sessions"
-            "  WHERE book_id IS NULL AND book_hash <> '' GROUP BY book_hash"
-            " UNION ALL SELECT book_hash, 1, min(updated_at) FROM book_cache"
-            "  WHERE book_id IS NULL AND book_hash <> ''"
-            "  AND updated_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')"
-            "  GROUP BY book_hash"
-            " UNION ALL SELECT book_hash, 2, min(id) FROM pending_deletions"
-            "  WHERE book_id IS NULL AND book_hash IS NOT NULL AND book_hash <> ''"
-            "  GROUP BY book_hash)"
-            " GROUP BY book_hash ORDER BY min(source), min(pos)");
-        if (!s)
-            return s.error();
-        return rows::collect<std::string>(*s,
-                                          [](const statement& st) { return st.column_text(0); });
-    });
+    return guarded("unresolved_hashes",
+                   [](sqlite_connection& c) -> result<std::vector<std::string>> {
+                       // Sessions first, then books opened lately and deletions, so that a later
+                       // deletion by path finds its id. An empty hash (the old plugin wrote "" when
+                       // it had none) would match unrelated books.
+                       auto s = c.prepare(
+                           "SELECT book_hash FROM ("
+                           " SELECT book_hash, 0 AS source, min(id) AS pos FROM pending_sessions"
+                           "  WHERE book_id IS NULL AND book_hash <> '' GROUP BY book_hash"
+                           " UNION ALL SELECT book_hash, 1, min(updated_at) FROM book_cache"
+                           "  WHERE book_id IS NULL AND book_hash <> ''"
+                           "  AND updated_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')"
+                           "  GROUP BY book_hash"
+                           " UNION ALL SELECT book_hash, 2, min(id) FROM pending_deletions"
+                           "  WHERE book_id IS NULL AND book_hash IS NOT NULL AND book_hash <> ''"
+                           "  GROUP BY book_hash)"
+                           " GROUP BY book_hash ORDER BY min(source), min(pos)");
+                       if (!s)
+                           return s.error();
+                       return rows::collect<std::string>(
+                           *s, [](const statement& st) { return st.column_text(0); });
+                   });
 }
 
 result<std::optional<std::int64_t>> database::cached_book_id(const std::string& book_hash) {
-    return guarded("cached_book_id", [&](sqlite_connection& c) -> result<std::optional<std::int64_t>> {
-        if (book_hash.empty())
-            return std::optional<std::int64_t>();
-        // A session the reader sent with an id names the book for its hash too, which is the
-        // only way to match books on servers that cannot look a hash up.
-        auto s = c.prepare(
-            "SELECT book_id FROM (SELECT book_id, 0 AS source, updated_at AS at FROM book_cache "
-            "WHERE book_hash = ?1 AND book_id IS NOT NULL UNION ALL SELECT book_id, 1, created_at "
-            "FROM pending_sessions WHERE book_hash = ?1 AND book_id IS NOT NULL) "
-            "ORDER BY source, at DESC LIMIT 1");
-        if (!s)
-            return s.error();
-        s->bind(1, book_hash);
-        return first_id(*s);
-    });
+    return guarded("cached_book_id",
+                   [&](sqlite_connection& c) -> result<std::optional<std::int64_t>> {
+                       if (book_hash.empty())
+                           return std::optional<std::int64_t>();
+                       // A session the reader sent with an id names the book for its hash too,
+                       // which is the only way to match books on servers that cannot look a hash
+                       // up.
+                       auto s = c.prepare(
+                           "SELECT book_id FROM (SELECT book_id, 0 AS source, updated_at AS at "
+                           "FROM book_cache "
+                           "WHERE book_hash = ?1 AND book_id IS NOT NULL UNION ALL SELECT book_id, "
+                           "1, created_at "
+                           "FROM pending_sessions WHERE book_hash = ?1 AND book_id IS NOT NULL) "
+                           "ORDER BY source, at DESC LIMIT 1");
+                       if (!s)
+                           return s.error();
+                       s->bind(1, book_hash);
+                       return first_id(*s);
+                   });
 }
 
 result<void> database::resolve_hash(const std::string& book_hash, std::int64_t book_id) {
@@ -245,6 +250,52 @@ result<void> database::mark_failed(std::span<const std::int64_t> ids, const std:
         if (ec)
             return ec;
         return {};
+    });
+}
+
+result<void> database::set_in_doubt(std::span<const std::int64_t> ids, bool in_doubt) {
+    return guarded("set_in_doubt", [&](sqlite_connection& c) -> result<void> {
+        error_code ec =
+            for_each_id(c, ids, "UPDATE pending_sessions SET in_doubt = ?2 WHERE id = ?1",
+                        [&](statement& s) { s.bind(2, in_doubt ? 1 : 0); });
+        if (ec)
+            return ec;
+        return {};
+    });
+}
+
+result<std::optional<std::string>> database::isbn_for_hash(const std::string& book_hash) {
+    return guarded(
+        "isbn_for_hash", [&](sqlite_connection& c) -> result<std::optional<std::string>> {
+            auto s = c.prepare(
+                "SELECT isbn FROM (SELECT isbn, 0 AS source, updated_at AS at FROM book_cache "
+                "WHERE book_hash = ?1 AND isbn IS NOT NULL UNION ALL SELECT isbn, 1, created_at "
+                "FROM pending_sessions WHERE book_hash = ?1 AND isbn IS NOT NULL) "
+                "ORDER BY source, at DESC LIMIT 1");
+            if (!s)
+                return s.error();
+            s->bind(1, book_hash);
+            auto row = s->step();
+            if (!row)
+                return row.error();
+            return *row ? s->column_optional_text(0) : std::nullopt;
+        });
+}
+
+result<bool> database::sessions_pending_for(const pending_deletion& d) {
+    return guarded("sessions_pending_for", [&](sqlite_connection& c) -> result<bool> {
+        auto s = c.prepare(
+            "SELECT EXISTS (SELECT 1 FROM pending_sessions WHERE (?1 IS NOT NULL AND book_id = ?1) "
+            "OR (?2 IS NOT NULL AND ?2 <> '' AND book_hash = ?2) OR file_path = ?3)");
+        if (!s)
+            return result<bool>(boost::system::in_place_error, s.error());
+        s->bind(1, d.book_id);
+        s->bind(2, d.book_hash);
+        s->bind(3, d.file_path);
+        auto row = s->step();
+        if (!row)
+            return result<bool>(boost::system::in_place_error, row.error());
+        return *row && s->column_int64(0) != 0;
     });
 }
 

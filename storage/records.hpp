@@ -21,6 +21,7 @@ struct session_record {
     std::optional<double> end_progress;
     std::optional<std::string> start_location;
     std::optional<std::string> end_location;
+    std::optional<std::string> isbn;  ///< 13 digits
 };
 
 /// A book deleted on the device, waiting to be reported to the server.
@@ -37,6 +38,7 @@ struct book_sighting {
     std::string book_hash;
     std::optional<std::int64_t> book_id;
     std::optional<std::string> title;
+    std::optional<std::string> isbn;  ///< 13 digits
 };
 
 /// Bookkeeping every queued row carries.
@@ -50,6 +52,8 @@ struct queue_state {
 struct pending_session : session_record, queue_state {
     /// Idempotency key of the batch this row was put in, fixed until the batch is uploaded.
     std::optional<std::string> batch_key;
+    /// A request carrying it may have been stored without an answer (see database::set_in_doubt).
+    bool in_doubt = false;
 };
 
 struct pending_deletion : deletion_record, queue_state {};

@@ -15,14 +15,14 @@ namespace booklore::storage::rows {
 inline constexpr std::string_view session_columns =
     "id, event_id, book_id, book_hash, file_path, book_title, book_type, start_time, end_time, "
     "duration_seconds, start_progress, end_progress, start_location, end_location, retry_count, "
-    "last_error, created_at, batch_key";
+    "last_error, created_at, batch_key, isbn, in_doubt";
 
 /// Every column a pending session shares with historical_sessions (session_columns plus the
 /// ones no reader needs), for moving rows.
 inline constexpr std::string_view archived_columns =
     "id, event_id, book_id, book_hash, file_path, book_title, book_type, start_time, end_time, "
     "duration_seconds, start_progress, end_progress, progress_delta, start_location, end_location, "
-    "retry_count, last_error, created_at, batch_key";
+    "retry_count, last_error, created_at, batch_key, isbn";
 
 /// The columns read_deletion() expects, in order.
 inline constexpr std::string_view deletion_columns =

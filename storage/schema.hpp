@@ -3,6 +3,7 @@
 // The database layout and how older files reach it. Versions are PRAGMA user_version:
 //   1  base tables (pending_sessions, historical_sessions, pending_deletions, book_cache, settings)
 //   2  batch_key, the event_id ledger, indexes for the sync queries
+//   3  in_doubt (exactly-once delivery), isbn on sessions and book_cache
 // The Lua plugin's own file (same name, versioned by a `schema_version` table, user_version 0)
 // is taken over by import_legacy().
 
@@ -15,7 +16,7 @@
 namespace booklore::storage {
 
 /// The newest schema this build knows; a file with a higher user_version is refused.
-inline constexpr int latest_schema_version = 2;
+inline constexpr int latest_schema_version = 3;
 
 /// What open() took over from a KOReader plugin database.
 struct legacy_import_summary {

@@ -1,5 +1,6 @@
 #include "daemon/requests/event_fields.hpp"
 
+#include "config/isbn.hpp"
 #include "config/utc_time.hpp"
 
 #include <algorithm>
@@ -87,6 +88,18 @@ public:
         std::transform(v->begin(), v->end(), v->begin(),
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         return v;
+    }
+
+    /// Stored as 13 digits, so that books match whichever form the server keeps.
+    std::optional<std::string> isbn(const char* name) {
+        auto v = text(name, 32);
+        if (!v)
+            return std::nullopt;
+        auto normal = normalise_isbn(*v);
+        if (!normal)
+            fail(name, std::string("\"") + name +
+                           "\" must be an ISBN-10 or ISBN-13 with a valid check digit");
+        return normal;
     }
 
     std::optional<std::int64_t> book_id(const char* name) {
@@ -216,6 +229,7 @@ validated<storage::session_record> parse_session_end(const json& body) {
     r.book_id = f.book_id("book_id");
     r.file_path = f.non_empty_text("file_path");
     r.book_title = f.text("title");
+    r.isbn = f.isbn("isbn");
     auto type = f.book_type("book_type");
     auto start = f.time("start_time");
     auto end = f.time("end_time");
@@ -263,6 +277,7 @@ validated<storage::book_sighting> parse_book_opened(const json& body) {
     r.book_hash = f.book_hash("book_hash").value_or("");
     r.book_id = f.book_id("book_id");
     r.title = f.text("title");
+    r.isbn = f.isbn("isbn");
     return finish(f, std::move(r));
 }
 

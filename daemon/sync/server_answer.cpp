@@ -1,6 +1,6 @@
 #include "daemon/sync/server_answer.hpp"
 
-#include "daemon/sync/isbn.hpp"
+#include "config/isbn.hpp"
 
 #include <rapidjson/document.h>
 

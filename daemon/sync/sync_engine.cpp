@@ -1,11 +1,12 @@
 #include "daemon/sync/sync_engine.hpp"
+
 #include "config/utc_time.hpp"
+#include "daemon/sync/booklore_api.hpp"
 
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 
 namespace booklore::syncd {
 namespace asio = boost::asio;
@@ -13,12 +14,6 @@ namespace api = booklore_api;
 using boost::beast::http::verb;
 
 namespace {
-
-/// After this many server failures in a row the run stops: the server is in trouble, and the
-/// rows not yet tried keep their retry counts.
-constexpr int max_failures_in_a_row = 3;
-/// A token is renewed this long before the expiry it claims, so that it never dies mid-sync.
-constexpr auto token_margin = std::chrono::minutes(1);
 
 std::string new_idempotency_key() {
     unsigned char bytes[16];
@@ -33,60 +28,82 @@ std::string new_idempotency_key() {
     return key;
 }
 
-net::client_options client_options_for(const config::settings& s) {
-    net::client_options o;
-    o.server_url = s.server_url;
-    o.ca_file = s.ca_file;
-    o.timeout =
-        std::chrono::milliseconds(static_cast<std::int64_t>(s.request_timeout_seconds * 1000));
-    return o;
+std::vector<std::int64_t> ids_of(const std::vector<storage::pending_session>& rows,
+                                 const std::vector<std::size_t>& which) {
+    std::vector<std::int64_t> ids;
+    ids.reserve(which.size());
+    for (std::size_t i : which)
+        ids.push_back(rows[i].id);
+    return ids;
 }
 
-api::http_answer answer_of(const net::response& r) {
+sync::http_answer answer_of(const net::response& r) {
     return {r.status, r.content_type, r.body};
 }
 
-std::vector<std::int64_t> ids_of(std::span<const storage::pending_session> rows) {
-    std::vector<std::int64_t> ids;
-    ids.reserve(rows.size());
-    for (const auto& r : rows)
-        ids.push_back(r.id);
-    return ids;
+const char* name_of(sync::outcome_kind k) {
+    using enum sync::outcome_kind;
+    switch (k) {
+        case stored:
+            return "stored";
+        case partial:
+            return "partial";
+        case rejected:
+            return "rejected";
+        case needs_bearer:
+            return "needs_bearer";
+        case token_refused:
+            return "token_refused";
+        case bearer_not_accepted:
+            return "bearer_not_accepted";
+        case forbidden_book:
+            return "forbidden_book";
+        case book_not_found:
+            return "book_not_found";
+        case wait_requested:
+            return "wait_requested";
+        case no_batch_endpoint:
+            return "no_batch_endpoint";
+        case account_unlinked:
+            return "account_unlinked";
+        case server_error:
+            return "server_error";
+        case server_problem:
+            return "server_problem";
+        case unknown_outcome:
+            return "unknown_outcome";
+        case not_sent:
+            return "not_sent";
+        case login_refused:
+            return "login_refused";
+        case login_rate_limited:
+            return "login_rate_limited";
+        case done:
+            break;
+    }
+    return "done";
 }
 
 }  // namespace
 
-struct sync_engine::run_state {
-    sync_result result;
-    progress_fn progress;
-    std::int64_t total = 0;
-    bool stopped = false;
-    /// The last request got no answer; `transport_error` says why.
-    bool no_answer = false;
-    bool request_reached_server = false;
-    std::string transport_error;
-    int failures_in_a_row = 0;
-    bool batch_usable = true;
-    bool batch_with_bearer = false;
-    bool single_with_bearer = false;
-    bool lookup_usable = true;
-};
-
 sync_engine::sync_engine(asio::any_io_executor executor, const config::settings& settings,
                          storage::database& db)
-    : settings_(settings), db_(db), client_(executor, client_options_for(settings)) {}
+    : settings_(settings), db_(db), link_(executor, settings, db) {}
 
-asio::awaitable<sync_result> sync_engine::run(progress_fn progress) {
+asio::awaitable<sync_result> sync_engine::run(progress_fn progress, bool manual) {
     run_state st;
     st.progress = std::move(progress);
     stop_requested_ = false;
-    spdlog::info("sync_started server={}", settings_.server_url);
+    spdlog::info("sync_started server={} manual={}", settings_.server_url, manual);
+    link_.begin_run(manual, st.view);
     co_await resolve_books(st);
     if (!st.stopped)
         co_await upload_sessions(st);
     if (!st.stopped)
         co_await report_deletions(st);
-    co_await client_.shutdown();
+    link_.end_run(st.view);
+    st.result.at_least_once = st.view.no_reconcile;
+    co_await link_.shutdown();
     if (auto counts = db_.counts()) {
         st.result.pending_sessions = counts->pending_sessions;
         st.result.pending_deletions = counts->pending_deletions;
@@ -102,178 +119,16 @@ asio::awaitable<sync_result> sync_engine::run(progress_fn progress) {
     co_return st.result;
 }
 
-void sync_engine::stop_run(run_state& st, std::string error) {
+void sync_engine::stop_run(run_state& st, std::string error, sync::stop_reason reason) {
     spdlog::warn("sync_stopped reason=\"{}\"", error);
     st.stopped = true;
     st.result.error = std::move(error);
+    if (reason == sync::stop_reason::unreachable)
+        st.result.network = sync_result::reach::unreachable;
 }
 
 void sync_engine::storage_failed(run_state& st, const boost::system::error_code& ec) {
-    stop_run(st, "queue database: " + ec.message());
-}
-
-asio::awaitable<bool> sync_engine::ensure_token(run_state& st, bool renew) {
-    if (!settings_.has_booklore_account()) {
-        stop_run(st,
-                 "the server wants a BookLore login; set booklore_username and "
-                 "booklore_password");
-        co_return false;
-    }
-    auto now = std::chrono::system_clock::now();
-    if (!renew && token_ && (!token_->expires_at || *token_->expires_at - token_margin > now))
-        co_return true;
-    token_.reset();
-    net::request login{verb::post,
-                       std::string(api::login_path),
-                       {},
-                       api::login_body(*settings_.booklore_username, *settings_.booklore_password)};
-    auto sent = co_await client_.send(std::move(login));
-    if (auto* f = std::get_if<net::failure>(&sent)) {
-        st.no_answer = true;
-        st.transport_error = f->detail;
-        stop_run(st, "cannot reach the server to log in: " + f->detail);
-        st.result.network = sync_result::reach::unreachable;
-        co_return false;
-    }
-    auto& r = std::get<net::response>(sent);
-    token_ = api::parse_login(answer_of(r));
-    if (!token_) {
-        stop_run(st, "BookLore refused the login of booklore_username (" +
-                         api::describe(answer_of(r)) + "); check the BookLore account");
-        co_return false;
-    }
-    spdlog::info("bearer_token_obtained");
-    co_return true;
-}
-
-asio::awaitable<std::optional<net::response>> sync_engine::call(run_state& st, net::request req,
-                                                                auth how) {
-    st.no_answer = false;
-    st.request_reached_server = false;
-    bool renewed = false;
-    for (;;) {
-        if (stop_requested_) {
-            stop_run(st, "the daemon is shutting down");
-            co_return std::nullopt;
-        }
-        net::request attempt = req;
-        attempt.headers.emplace_back("x-auth-user", settings_.username);
-        attempt.headers.emplace_back("x-auth-key", settings_.password_md5);
-        if (how == auth::bearer) {
-            if (!co_await ensure_token(st, false))
-                co_return std::nullopt;
-            attempt.headers.emplace_back("Authorization", "Bearer " + token_->access_token);
-        }
-        auto sent = co_await client_.send(std::move(attempt));
-        if (auto* f = std::get_if<net::failure>(&sent)) {
-            spdlog::warn("request_failed target={} reached_server={} error=\"{}\"", req.target,
-                         !f->before_request_sent, f->detail);
-            // A lost reply is counted against the rows; the next sync sends the same batch
-            // with the same Idempotency-Key.
-            st.no_answer = true;
-            st.request_reached_server = !f->before_request_sent;
-            st.transport_error = f->detail;
-            st.result.network = sync_result::reach::unreachable;
-            co_return std::nullopt;
-        }
-        auto& r = std::get<net::response>(sent);
-        st.result.network = sync_result::reach::up;
-        spdlog::debug("request_done target={} status={}", req.target, r.status);
-        if (how == auth::bearer && r.status == 401 && !renewed) {
-            renewed = true;
-            token_.reset();
-            continue;
-        }
-        co_return std::move(r);
-    }
-}
-
-asio::awaitable<std::optional<std::int64_t>> sync_engine::lookup_hash(run_state& st,
-                                                                      const std::string& hash) {
-    auto cached = db_.cached_book_id(hash);
-    if (!cached) {
-        storage_failed(st, cached.error());
-        co_return std::nullopt;
-    }
-    if (*cached || !st.lookup_usable)
-        co_return *cached;
-    // Arguments of a co_await'ed call are named locals: GCC 12 destroys braced temporaries
-    // in a co_await expression twice.
-    net::request req{verb::get, api::by_hash_path(hash), {}, std::nullopt};
-    auto r = co_await call(st, std::move(req), auth::koreader);
-    if (!r) {
-        if (!st.stopped)
-            stop_run(st, "cannot reach the server: " + st.transport_error);
-        co_return std::nullopt;
-    }
-    auto found = api::classify_lookup(answer_of(*r));
-    switch (found.what) {
-        case api::lookup::kind::found:
-            spdlog::info("book_resolved book_id={} hash={}", found.book_id, hash.substr(0, 8));
-            co_return found.book_id;
-        case api::lookup::kind::not_found:
-            spdlog::info("book_not_on_server hash={}", hash.substr(0, 8));
-            break;
-        case api::lookup::kind::unsupported:
-            spdlog::warn("lookup_by_hash_unsupported status={}", r->status);
-            st.lookup_usable = false;
-            break;
-        case api::lookup::kind::auth_refused:
-            stop_run(st, "the server refused the KOReader account (" +
-                             api::describe(answer_of(*r)) +
-                             "); check username and password in the configuration");
-            break;
-        case api::lookup::kind::failed:
-            spdlog::warn("lookup_by_hash_failed hash={} answer=\"{}\"", hash.substr(0, 8),
-                         api::describe(answer_of(*r)));
-            break;
-    }
-    co_return std::nullopt;
-}
-
-asio::awaitable<void> sync_engine::resolve_books(run_state& st) {
-    auto hashes = db_.unresolved_hashes();
-    if (!hashes) {
-        storage_failed(st, hashes.error());
-        co_return;
-    }
-    for (const auto& hash : *hashes) {
-        auto id = co_await lookup_hash(st, hash);
-        if (st.stopped)
-            co_return;
-        if (id)
-            if (auto stored = db_.resolve_hash(hash, *id); !stored) {
-                storage_failed(st, stored.error());
-                co_return;
-            }
-    }
-}
-
-void sync_engine::rows_uploaded(run_state& st, std::span<const storage::pending_session> rows) {
-    auto ids = ids_of(rows);
-    if (auto moved = db_.mark_uploaded(ids); !moved) {
-        // The server has them; they stay queued and may be sent again (at least once).
-        storage_failed(st, moved.error());
-        return;
-    }
-    st.failures_in_a_row = 0;
-    st.result.sessions_uploaded += static_cast<std::int64_t>(rows.size());
-    // Sessions queued while the sync runs are uploaded by it too.
-    st.total = std::max(st.total, st.result.sessions_uploaded);
-    if (st.progress)
-        st.progress(st.result.sessions_uploaded, st.total);
-}
-
-void sync_engine::rows_failed(run_state& st, std::span<const storage::pending_session> rows,
-                              const std::string& error) {
-    auto ids = ids_of(rows);
-    if (auto marked = db_.mark_failed(ids, error); !marked) {
-        storage_failed(st, marked.error());
-        return;
-    }
-    st.result.sessions_failed += static_cast<std::int64_t>(rows.size());
-    if (++st.failures_in_a_row >= max_failures_in_a_row)
-        stop_run(st, "the server keeps failing: " + error);
+    stop_run(st, "queue database: " + ec.message(), sync::stop_reason::none);
 }
 
 asio::awaitable<void> sync_engine::upload_sessions(run_state& st) {
@@ -285,7 +140,7 @@ asio::awaitable<void> sync_engine::upload_sessions(run_state& st) {
     }
     st.total = counts->pending_sessions - counts->unresolved_sessions;
     for (std::int64_t book_id : *books) {
-        for (;;) {
+        while (!st.skipped.contains(book_id)) {
             auto batch = db_.next_batch(book_id, settings_.batch_size, new_idempotency_key());
             if (!batch) {
                 storage_failed(st, batch.error());
@@ -293,190 +148,142 @@ asio::awaitable<void> sync_engine::upload_sessions(run_state& st) {
             }
             if (batch->empty())
                 break;
-            bool uploaded = st.batch_usable ? co_await upload_batch(st, book_id, *batch)
-                                            : co_await upload_singles(st, book_id, *batch);
+            bool all_uploaded = co_await upload_batch(st, book_id, *batch);
             if (st.stopped)
                 co_return;
-            if (!uploaded)
+            if (!all_uploaded)
                 break;  // The rest of this book waits for the next trigger.
         }
     }
 }
 
 asio::awaitable<bool> sync_engine::upload_batch(run_state& st, std::int64_t book_id,
-                                                std::span<const storage::pending_session> rows) {
-    const std::string& key = *rows.front().batch_key;
-    for (;;) {
-        net::request req{verb::post,
-                         std::string(api::batch_path),
-                         {{"Idempotency-Key", key}},
-                         api::batch_body(book_id, rows.front().book_type, rows)};
-        auto r =
-            co_await call(st, std::move(req), st.batch_with_bearer ? auth::bearer : auth::koreader);
-        if (!r) {
-            if (st.request_reached_server)
-                rows_failed(st, rows, st.transport_error);
-            if (!st.stopped)
-                stop_run(st, "cannot reach the server: " + st.transport_error);
-            co_return false;
-        }
-        auto outcome = api::classify_batch(answer_of(*r), rows.size());
-        spdlog::info("batch_answered book_id={} sessions={} status={}", book_id, rows.size(),
-                     r->status);
-        switch (outcome) {
-            case api::upload_outcome::stored:
-                rows_uploaded(st, rows);
-                co_return !st.stopped;
-            case api::upload_outcome::no_batch_here:
-                if (r->status == 403 && !st.batch_with_bearer && settings_.has_booklore_account()) {
-                    // Older forks accept the batch with a BookLore token only.
-                    st.batch_with_bearer = true;
-                    continue;
-                }
-                spdlog::info("batch_endpoint_unusable status={} fallback=single", r->status);
-                st.batch_usable = false;
-                co_return co_await upload_singles(st, book_id, rows);
-            case api::upload_outcome::rejected:
-                // One bad session must not hold back the others: send them one by one.
-                co_return co_await upload_singles(st, book_id, rows);
-            case api::upload_outcome::book_not_found:
-                spdlog::warn("book_gone_on_server book_id={}", book_id);
-                if (auto forgot = db_.forget_book_id(book_id); !forgot)
-                    storage_failed(st, forgot.error());
-                co_return false;
-            case api::upload_outcome::auth_refused:
-                stop_run(st, "the server refused our credentials for the batch upload (" +
-                                 api::describe(answer_of(*r)) + ")");
-                co_return false;
-            case api::upload_outcome::retry_later:
-                rows_failed(st, rows, api::describe(answer_of(*r)));
-                if (r->status == 429 || r->status == 503)
-                    stop_run(st,
-                             "the server asked us to wait (" + api::describe(answer_of(*r)) + ")");
-                co_return false;
-        }
-    }
-}
-
-asio::awaitable<bool> sync_engine::upload_singles(run_state& st, std::int64_t book_id,
-                                                  std::span<const storage::pending_session> rows) {
+                                                std::vector<storage::pending_session>& rows) {
+    std::vector<sync::plan_row> facts;
+    facts.reserve(rows.size());
+    for (const auto& r : rows)
+        facts.push_back({r.start_time, r.end_time, r.duration_seconds, r.in_doubt});
+    sync::upload_plan plan(st.view, book_id, std::move(facts));
+    sync::action a = plan.resume(sync::outcome{});
     bool all_uploaded = true;
-    for (std::size_t i = 0; i < rows.size() && !st.stopped;) {
-        const auto& row = rows[i];
-        auto one = rows.subspan(i, 1);
-        net::request req{verb::post,
-                         std::string(api::single_path),
-                         {{"Idempotency-Key", *row.batch_key + "-" + std::to_string(row.id)}},
-                         api::single_body(book_id, row)};
-        auto r = co_await call(st, std::move(req),
-                               st.single_with_bearer ? auth::bearer : auth::koreader);
-        if (!r) {
-            if (st.request_reached_server)
-                rows_failed(st, one, st.transport_error);
-            if (!st.stopped)
-                stop_run(st, "cannot reach the server: " + st.transport_error);
-            co_return false;
-        }
-        switch (api::classify_single(answer_of(*r))) {
-            case api::upload_outcome::stored:
-                rows_uploaded(st, one);
-                break;
-            case api::upload_outcome::auth_refused:
-                if (r->status == 403 && !st.single_with_bearer &&
-                    settings_.has_booklore_account()) {
-                    // The official server takes sessions with a BookLore token only.
-                    st.single_with_bearer = true;
-                    continue;
+    for (;;) {
+        if (!a.clear_doubt.empty())
+            if (auto cleared = db_.set_in_doubt(ids_of(rows, a.clear_doubt), false); !cleared) {
+                storage_failed(st, cleared.error());
+                co_return false;
+            }
+        switch (a.kind) {
+            case sync::action_kind::reconcile:
+            case sync::action_kind::send_batch:
+            case sync::action_kind::send_single: {
+                if (stop_requested_) {
+                    stop_run(st, "the daemon is shutting down", sync::stop_reason::none);
+                    co_return false;
                 }
-                stop_run(st, "the server refused our credentials for the session upload (" +
-                                 api::describe(answer_of(*r)) +
-                                 "); check the KOReader account, or set booklore_username "
-                                 "and booklore_password for servers that need a login");
+                auto next = co_await perform_request(st, plan, a, book_id, rows);
+                if (!next)
+                    co_return false;
+                a = std::move(*next);
+                continue;
+            }
+            case sync::action_kind::renew_token:
+                link_.drop_token();
+                break;
+            case sync::action_kind::done:
+                co_return all_uploaded;
+            case sync::action_kind::stop:
+                stop_run(st, a.error, a.reason);
                 co_return false;
-            case api::upload_outcome::book_not_found:
-                spdlog::warn("book_gone_on_server book_id={}", book_id);
-                if (auto forgot = db_.forget_book_id(book_id); !forgot)
-                    storage_failed(st, forgot.error());
-                co_return false;
-            case api::upload_outcome::no_batch_here:
-            case api::upload_outcome::rejected:
-            case api::upload_outcome::retry_later:
-                rows_failed(st, one, api::describe(answer_of(*r)));
-                all_uploaded = false;
-                if (r->status == 429 || r->status == 503)
-                    stop_run(st,
-                             "the server asked us to wait (" + api::describe(answer_of(*r)) + ")");
+            default:
+                if (!settle(st, a, book_id, rows))
+                    co_return false;
+                all_uploaded = all_uploaded && a.kind == sync::action_kind::mark_uploaded;
                 break;
         }
-        ++i;
+        a = plan.resume(sync::outcome{});
     }
-    co_return all_uploaded && !st.stopped;
 }
 
-asio::awaitable<void> sync_engine::report_deletions(run_state& st) {
-    if (settings_.deletion == config::deletion_mode::off)
-        co_return;
-    auto deletions = db_.deletions();
-    if (!deletions) {
-        storage_failed(st, deletions.error());
-        co_return;
+asio::awaitable<std::optional<sync::action>> sync_engine::perform_request(
+    run_state& st, sync::upload_plan& plan, const sync::action& a, std::int64_t book_id,
+    std::vector<storage::pending_session>& rows) {
+    if (a.kind == sync::action_kind::reconcile) {
+        net::request req{
+            verb::get, api::sessions_of_book_path(book_id, a.page, a.page_size), {}, std::nullopt};
+        auto r = co_await link_.send(std::move(req), a.how);
+        if (!r.response)
+            co_return plan.resume(r.failure);
+        auto page = sync::classify_session_page(answer_of(*r.response), a.how);
+        spdlog::info("reconcile_page book_id={} page={} items={} status={}", book_id, a.page,
+                     page.items.size(), r.response->status);
+        co_return plan.resume(page);
     }
-    for (const auto& d : *deletions) {
-        std::optional<std::int64_t> id = d.book_id;
-        if (!id) {
-            auto cached = db_.book_id_for(d.file_path, d.book_hash);
-            if (!cached) {
-                storage_failed(st, cached.error());
-                co_return;
-            }
-            id = *cached;
+    // Durably in doubt before the request leaves: a kill or a lost reply from here on is
+    // checked against the server's list before these rows go again.
+    if (!a.mark_doubt.empty())
+        if (auto marked = db_.set_in_doubt(ids_of(rows, a.mark_doubt), true); !marked) {
+            storage_failed(st, marked.error());
+            co_return std::nullopt;
         }
-        if (!id && d.book_hash)
-            id = co_await lookup_hash(st, *d.book_hash);
-        if (st.stopped)
-            co_return;
-        if (!id) {
-            spdlog::info("deletion_waits_for_book_id queue_id={}", d.id);
-            continue;
+    const bool batch = a.kind == sync::action_kind::send_batch;
+    std::vector<storage::pending_session> sent;
+    for (std::size_t i : a.rows)
+        sent.push_back(rows[i]);
+    const auto& first = sent.front();
+    net::request req{
+        verb::post,
+        std::string(batch ? api::batch_path : api::single_path),
+        {{"Idempotency-Key",
+          batch ? *first.batch_key : *first.batch_key + "-" + std::to_string(first.id)}},
+        batch ? api::batch_body(book_id, first.book_type, sent) : api::single_body(book_id, first)};
+    auto r = co_await link_.send(std::move(req), a.how);
+    sync::outcome o = r.response ? sync::classify_upload(batch ? sync::request_kind::batch
+                                                               : sync::request_kind::single,
+                                                         answer_of(*r.response), sent.size(), a.how)
+                                 : r.failure;
+    if (r.response)
+        st.result.network = sync_result::reach::up;
+    spdlog::info("upload_answered book_id={} sessions={} batch={} outcome={} status={}", book_id,
+                 sent.size(), batch, name_of(o.kind), r.response ? r.response->status : 0);
+    co_return plan.resume(o);
+}
+
+bool sync_engine::settle(run_state& st, const sync::action& a, std::int64_t book_id,
+                         const std::vector<storage::pending_session>& rows) {
+    auto ids = ids_of(rows, a.rows);
+    const auto n = static_cast<std::int64_t>(ids.size());
+    if (a.kind == sync::action_kind::mark_uploaded) {
+        if (auto moved = db_.mark_uploaded(ids); !moved) {
+            // The server has them; they stay queued in doubt and are reconciled next time.
+            storage_failed(st, moved.error());
+            return false;
         }
-        net::request req;
-        auth how = settings_.has_booklore_account() ? auth::bearer : auth::koreader;
-        if (settings_.deletion == config::deletion_mode::unshelve) {
-            req = {verb::post,
-                   std::string(api::shelves_path),
-                   {},
-                   api::unshelve_body(*id, *settings_.shelf_id)};
-            how = auth::bearer;
-        } else {
-            req = {verb::delete_, api::book_path(*id), {}, std::nullopt};
-        }
-        auto r = co_await call(st, std::move(req), how);
-        if (!r) {
-            if (st.request_reached_server)
-                if (auto marked = db_.mark_deletion_failed(d.id, st.transport_error); !marked)
-                    storage_failed(st, marked.error());
-            if (!st.stopped)
-                stop_run(st, "cannot reach the server: " + st.transport_error);
-            co_return;
-        }
-        auto answer = answer_of(*r);
-        if (api::deletion_done(answer)) {
-            spdlog::info("deletion_reported queue_id={} book_id={} status={}", d.id, *id,
-                         r->status);
-            if (auto removed = db_.remove_deletion(d.id); !removed) {
-                storage_failed(st, removed.error());
-                co_return;
-            }
-            ++st.result.deletions_done;
-        } else {
-            spdlog::warn("deletion_failed queue_id={} answer=\"{}\"", d.id, api::describe(answer));
-            if (auto marked = db_.mark_deletion_failed(d.id, api::describe(answer)); !marked) {
-                storage_failed(st, marked.error());
-                co_return;
-            }
-            ++st.result.deletions_failed;
+        if (a.already_on_server)
+            spdlog::info("sessions_already_on_server book_id={} count={}", book_id, n);
+        st.result.sessions_uploaded += n;
+        // Sessions queued while the sync runs are uploaded by it too.
+        st.total = std::max(st.total, st.result.sessions_uploaded);
+        if (st.progress)
+            st.progress(st.result.sessions_uploaded, st.total);
+        return true;
+    }
+    if (a.kind == sync::action_kind::forget_book) {
+        spdlog::warn("book_gone_on_server book_id={}", book_id);
+        if (auto forgot = db_.forget_book_id(book_id); !forgot) {
+            storage_failed(st, forgot.error());
+            return false;
         }
     }
+    if (a.kind != sync::action_kind::mark_failed) {
+        spdlog::warn("book_skipped book_id={} reason=\"{}\"", book_id, a.error);
+        st.skipped.insert(book_id);
+    }
+    if (auto marked = db_.mark_failed(ids, a.error); !marked) {
+        storage_failed(st, marked.error());
+        return false;
+    }
+    st.result.sessions_failed += n;
+    return true;
 }
 
 }  // namespace booklore::syncd

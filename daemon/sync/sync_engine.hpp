@@ -64,10 +64,10 @@ private:
     /// Performs one batch's plan; false when this book waits for the next run.
     boost::asio::awaitable<bool> upload_batch(run_state& st, std::int64_t book_id,
                                               std::vector<storage::pending_session>& rows);
-    boost::asio::awaitable<sync::action> perform_request(run_state& st, sync::upload_plan& plan,
-                                                         const sync::action& a,
-                                                         std::int64_t book_id,
-                                                         std::vector<storage::pending_session>& rows);
+    /// Sends what the plan asked for and hands it the answer; empty when storage failed.
+    boost::asio::awaitable<std::optional<sync::action>> perform_request(
+        run_state& st, sync::upload_plan& plan, const sync::action& a, std::int64_t book_id,
+        std::vector<storage::pending_session>& rows);
     boost::asio::awaitable<void> report_deletions(run_state& st);
 
     /// Follows the plan's storage actions; false when storage failed (the run stops).

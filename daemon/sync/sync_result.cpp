@@ -26,6 +26,8 @@ rapidjson::Value to_json(const sync_result& r, rapidjson::Document::AllocatorTyp
     out.AddMember("network", rapidjson::StringRef(to_string(r.network)), a);
     if (r.error)
         out.AddMember("error", rapidjson::Value(r.error->c_str(), a), a);
+    if (r.at_least_once)
+        out.AddMember("at_least_once", rapidjson::Value(r.at_least_once->c_str(), a), a);
     return out;
 }
 

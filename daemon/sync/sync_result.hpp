@@ -22,6 +22,9 @@ struct sync_result {
     enum class reach { up, down, unreachable } network = reach::up;
     /// Why the run stopped early (credentials refused, storage failure), if it did.
     std::optional<std::string> error;
+    /// Why rows in doubt were sent again without checking the server's list (no BookLore
+    /// account, an old fork): delivery is then at least once, not exactly once.
+    std::optional<std::string> at_least_once;
     std::string finished_at;
 };
 

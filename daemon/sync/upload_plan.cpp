@@ -282,31 +282,32 @@ action upload_plan::after_answer(const outcome& last) {
 }
 
 action upload_plan::stopped_by(const outcome& last, bool reached) {
+    auto [reason, error] = explain_stop(last);
+    return stop(reason, std::move(error), reached && reason == stop_reason::unreachable);
+}
+
+std::pair<stop_reason, std::string> explain_stop(const outcome& last) {
     switch (last.kind) {
         case outcome_kind::wait_requested:
-            return stop(stop_reason::wait_requested,
-                        "the server asked us to wait (" + last.detail + ")", false);
+            return {stop_reason::wait_requested,
+                    "the server asked us to wait (" + last.detail + ")"};
         case outcome_kind::account_unlinked:
-            return stop(stop_reason::account_unlinked,
-                        "the KOReader account is not linked to a BookLore user (" + last.detail +
-                            "); link it in BookLore under Settings, Devices, KOReader",
-                        false);
+            return {stop_reason::account_unlinked,
+                    "the KOReader account is not linked to a BookLore user (" + last.detail +
+                        "); link it in BookLore under Settings, Devices, KOReader"};
         case outcome_kind::server_problem:
-            return stop(stop_reason::server_problem, server_problem_text(last.detail), false);
+            return {stop_reason::server_problem, server_problem_text(last.detail)};
         case outcome_kind::login_refused:
-            return stop(stop_reason::login_refused,
-                        "BookLore refused the login of booklore_username (" + last.detail +
-                            "); fix booklore_username or booklore_password. Automatic syncs do "
-                            "not log in again until the settings change or you sync manually",
-                        false);
+            return {stop_reason::login_refused,
+                    "BookLore refused the login of booklore_username (" + last.detail +
+                        "); fix booklore_username or booklore_password. Automatic syncs do "
+                        "not log in again until the settings change or you sync manually"};
         case outcome_kind::login_rate_limited:
-            return stop(stop_reason::login_rate_limited,
-                        "BookLore has locked the login after too many failures (" + last.detail +
-                            "); wait 15 minutes, then sync manually",
-                        false);
+            return {stop_reason::login_rate_limited,
+                    "BookLore has locked the login after too many failures (" + last.detail +
+                        "); wait 15 minutes, then sync manually"};
         default:
-            return stop(stop_reason::unreachable, "cannot reach the server: " + last.detail,
-                        reached);
+            return {stop_reason::unreachable, "cannot reach the server: " + last.detail};
     }
 }
 

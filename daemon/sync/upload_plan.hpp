@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace booklore::syncd::sync {
@@ -138,6 +139,10 @@ private:
     std::int64_t page_ = 0;
     std::deque<action> queued_;
 };
+
+/// Why a run stops after an outcome that ends it (no answer, a wait, a refused login, ...),
+/// with a message that says what to change.
+std::pair<stop_reason, std::string> explain_stop(const outcome& last);
 
 /// The last_error of a run stopped by a wrong base path or a proxy.
 std::string server_problem_text(const std::string& detail);

@@ -224,7 +224,8 @@ TEST_CASE("an idle connection closed by the server is replaced before sending",
                Catch::Contains("http_connection_stale") && !Catch::Contains("http_resend"));
 }
 
-TEST_CASE("a reused connection that dies before answering is retried once", "[integration][net]") {
+TEST_CASE("a reused connection that dies before answering is retried once, if idempotent",
+          "[integration][net]") {
     asio::io_context ioc;
     test_server server(ioc);
     server.on_request([](const received_request& req) {
@@ -235,12 +236,18 @@ TEST_CASE("a reused connection that dies before answering is retried once", "[in
     });
     http_client client(ioc.get_executor(), options_for(http_url(server)));
     CHECK(must_answer(ioc, client, post("/first", "{}")).status == 200);
-    CHECK(must_answer(ioc, client, post("/second", R"({"n":2})")).status == 200);
+    CHECK(must_answer(ioc, client, request{verb::put, "/second", {}, R"({"n":2})"}).status == 200);
     CHECK(client.connections_opened() == 2);
     REQUIRE(server.requests().size() == 3);
     CHECK(server.requests()[2].target == "/second");
     CHECK(server.requests()[2].body == R"({"n":2})");
     CHECK(server.requests()[2].connection == 2);
+    // A POST may have been stored before the server dropped it: never sent twice.
+    server.on_request([](const received_request& req) {
+        return req.connection == 2 ? reply{"", true} : reply{http_response(200, "{}")};
+    });
+    CHECK_FALSE(must_fail(ioc, client, post("/third", "{}")).before_request_sent);
+    CHECK(server.requests().size() == 4);
 }
 
 TEST_CASE("a fresh connection that dies before answering is not retried", "[integration][net]") {
@@ -549,11 +556,17 @@ TEST_CASE_METHOD(tls_fixture, "TLS: Connection: close and idle closes reconnect"
     CHECK(must_answer(ioc, client, get("/close")).status == 200);
     CHECK(must_answer(ioc, client, get("/ok")).status == 200);
     CHECK(client.connections_opened() == 2);
-    // A reused connection dropped without an answer: one resend on a new connection.
+    // A reused connection dropped without an answer: one resend on a new connection, for an
+    // idempotent request only.
     server.on_request([](const received_request& req) {
         return req.connection == 2 ? reply{"", true} : reply{http_response(200, "{}")};
     });
-    CHECK(must_answer(ioc, client, post("/again", "{}")).status == 200);
+    CHECK(must_answer(ioc, client, get("/again")).status == 200);
+    CHECK(client.connections_opened() == 3);
+    server.on_request([](const received_request& req) {
+        return req.connection == 3 ? reply{"", true} : reply{http_response(200, "{}")};
+    });
+    CHECK_FALSE(must_fail(ioc, client, post("/once", "{}")).before_request_sent);
     CHECK(client.connections_opened() == 3);
 }
 

@@ -153,7 +153,7 @@ TEST_CASE("a group enqueue commits all items or none") {
         std::vector<ingest_item> items{
             make_session(2, 3, "a"),
             deletion_record{"b", "/books/gone.epub", hash_of(9), std::nullopt},
-            book_sighting{"/books/seen.epub", hash_of(8), 77, "Seen"},
+            book_sighting{"/books/seen.epub", hash_of(8), 77, "Seen", std::nullopt},
             make_session(3),
         };
         auto r = ok(db.enqueue(items));
@@ -170,7 +170,8 @@ TEST_CASE("a group enqueue commits all items or none") {
     }
     SECTION("none, when a later item fails") {
         std::vector<ingest_item> items{
-            make_session(2, 3, "a"), book_sighting{"/books/seen.epub", hash_of(8), 77, "Seen"},
+            make_session(2, 3, "a"),
+            book_sighting{"/books/seen.epub", hash_of(8), 77, "Seen", std::nullopt},
             deletion_record{"b", "", std::nullopt, std::nullopt},  // violates file_path <> ''
         };
         auto r = db.enqueue(items);
@@ -264,11 +265,12 @@ TEST_CASE("book_cache upserts keep the row and drop a stale id when the file cha
     temp_dir dir;
     auto db = database::open(dir.file("q.sqlite"));
     auto& c = db.raw_connection();
-    enqueue_one(db, book_sighting{"/b/x.epub", hash_of(1), 11, "X"});
+    enqueue_one(db, book_sighting{"/b/x.epub", hash_of(1), 11, "X", std::nullopt});
     auto rowid = query_int(c, "SELECT rowid FROM book_cache WHERE file_path = '/b/x.epub'");
 
     // The same file seen again without an id keeps the id it had.
-    enqueue_one(db, book_sighting{"/b/x.epub", hash_of(1), std::nullopt, std::nullopt});
+    enqueue_one(db,
+                book_sighting{"/b/x.epub", hash_of(1), std::nullopt, std::nullopt, std::nullopt});
     CHECK(ok(db.book_id_for("/b/x.epub", std::nullopt)) == 11);
     CHECK(query(c, "SELECT title FROM book_cache") == "X");
     CHECK(query_int(c, "SELECT rowid FROM book_cache WHERE file_path = '/b/x.epub'") == rowid);
@@ -282,7 +284,8 @@ TEST_CASE("book_cache upserts keep the row and drop a stale id when the file cha
     CHECK(ok(db.book_id_for("/b/x.epub", std::nullopt)) == 11);
 
     // Another file at that path: the old id no longer applies.
-    enqueue_one(db, book_sighting{"/b/x.epub", hash_of(2), std::nullopt, std::nullopt});
+    enqueue_one(db,
+                book_sighting{"/b/x.epub", hash_of(2), std::nullopt, std::nullopt, std::nullopt});
     CHECK(!ok(db.book_id_for("/b/x.epub", std::nullopt)));
     CHECK(query(c, "SELECT book_hash FROM book_cache") == hash_of(2));
     CHECK(query_int(c, "SELECT count(*) FROM book_cache") == 1);

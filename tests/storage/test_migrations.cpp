@@ -104,15 +104,15 @@ TEST_CASE("a fresh file gets the latest schema with the documented tables and co
     CHECK(query(c, "SELECT group_concat(name) FROM pragma_table_info('pending_sessions')") ==
           "id,event_id,book_id,book_hash,file_path,book_title,book_type,start_time,end_time,"
           "duration_seconds,start_progress,end_progress,progress_delta,start_location,end_location,"
-          "retry_count,last_error,created_at,batch_key");
+          "retry_count,last_error,created_at,batch_key,in_doubt,isbn");
     CHECK(query(c, "SELECT group_concat(name) FROM pragma_table_info('historical_sessions')") ==
           "id,event_id,book_id,book_hash,file_path,book_title,book_type,start_time,end_time,"
           "duration_seconds,start_progress,end_progress,progress_delta,start_location,end_location,"
-          "retry_count,last_error,created_at,uploaded_at,batch_key");
+          "retry_count,last_error,created_at,uploaded_at,batch_key,isbn");
     CHECK(query(c, "SELECT group_concat(name) FROM pragma_table_info('pending_deletions')") ==
           "id,event_id,file_path,book_hash,book_id,retry_count,last_error,created_at");
     CHECK(query(c, "SELECT group_concat(name) FROM pragma_table_info('book_cache')") ==
-          "file_path,book_hash,book_id,title,updated_at");
+          "file_path,book_hash,book_id,title,updated_at,isbn");
     CHECK(query_int(
               c, "SELECT count(*) FROM sqlite_schema WHERE name IN ('settings', 'event_ledger')") ==
           2);
@@ -169,12 +169,14 @@ TEST_CASE("a version 1 file migrates to the latest version with its data") {
     }
     auto db = database::open(path);
     auto& c = db.raw_connection();
-    CHECK(query_int(c, "PRAGMA user_version") == 2);
+    CHECK(query_int(c, "PRAGMA user_version") == latest_schema_version);
     auto rows = ok(db.list_sessions(10));
     REQUIRE(rows.size() == 2);
     CHECK(rows[0].event_id == "ev-1");
     CHECK(rows[0].book_id == 7);
     CHECK(!rows[0].batch_key);
+    CHECK(!rows[0].in_doubt);  // version 3: nothing was in flight
+    CHECK(!rows[0].isbn);
     CHECK(rows[1].book_type == "PDF");
     CHECK(ok(db.counts()).historical_sessions == 1);
     CHECK(ok(db.get_setting("manual_sync_only")) == "true");

@@ -117,7 +117,7 @@ TEST_CASE("resolving a hash sets the id on the cache and on pending rows") {
     session_record empty_hash = make_session(3);
     empty_hash.book_hash = "";
     enqueue_one(db, empty_hash);  // 5: legacy-style empty hash
-    enqueue_one(db, book_sighting{"/b/1.epub", hash_of(1), std::nullopt, "One"});
+    enqueue_one(db, book_sighting{"/b/1.epub", hash_of(1), std::nullopt, "One", std::nullopt});
     enqueue_one(db, deletion_record{std::nullopt, "/b/1.epub", hash_of(1), std::nullopt});
 
     CHECK(ok(db.unresolved_hashes()) == std::vector<std::string>{hash_of(1), hash_of(2)});
@@ -158,9 +158,10 @@ TEST_CASE("resolving a hash sets the id on the cache and on pending rows") {
 TEST_CASE("book_id_for looks up the path first, then the hash") {
     temp_dir dir;
     auto db = database::open(dir.file("q.sqlite"));
-    enqueue_one(db, book_sighting{"/b/a.epub", hash_of(1), 1, std::nullopt});
-    enqueue_one(db, book_sighting{"/b/b.epub", hash_of(2), 2, std::nullopt});
-    enqueue_one(db, book_sighting{"/b/c.epub", hash_of(3), std::nullopt, std::nullopt});
+    enqueue_one(db, book_sighting{"/b/a.epub", hash_of(1), 1, std::nullopt, std::nullopt});
+    enqueue_one(db, book_sighting{"/b/b.epub", hash_of(2), 2, std::nullopt, std::nullopt});
+    enqueue_one(db,
+                book_sighting{"/b/c.epub", hash_of(3), std::nullopt, std::nullopt, std::nullopt});
 
     CHECK(ok(db.book_id_for("/b/a.epub", hash_of(2))) == 1);      // path wins
     CHECK(ok(db.book_id_for("/b/moved.epub", hash_of(2))) == 2);  // by hash
@@ -185,4 +186,54 @@ TEST_CASE("deletions are listed, failed and removed") {
     CHECK(all[0].retry_count == 1);
     CHECK(all[0].last_error == "HTTP 502");
     ok(db.remove_deletion(12345));
+}
+
+TEST_CASE("rows in doubt stay so until cleared, and reach historical_sessions with their isbn") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    auto s = make_session(1, 10);
+    s.isbn = "9780441013593";
+    enqueue_one(db, s);
+    enqueue_one(db, make_session(2, 10));
+    std::vector<std::int64_t> both{1, 2};
+    ok(db.set_in_doubt(both, true));
+    auto batch = ok(db.next_batch(10, 10, "k"));
+    REQUIRE(batch.size() == 2);
+    CHECK(batch[0].in_doubt);
+    CHECK(batch[0].isbn == "9780441013593");
+    // A failure does not settle the doubt: only the plan's clear does.
+    ok(db.mark_failed(both, "no answer"));
+    CHECK(ok(db.next_batch(10, 10, "k"))[1].in_doubt);
+    std::vector<std::int64_t> second{2};
+    ok(db.set_in_doubt(second, false));
+    CHECK_FALSE(ok(db.next_batch(10, 10, "k"))[1].in_doubt);
+    CHECK(ok(db.isbn_for_hash(s.book_hash)) == "9780441013593");
+    std::vector<std::int64_t> first{1};
+    ok(db.mark_uploaded(first));
+    auto& c = db.raw_connection();
+    CHECK(query(c, "SELECT isbn FROM historical_sessions WHERE id = 1") == "9780441013593");
+    CHECK_FALSE(ok(db.isbn_for_hash(hash_of(99))));
+}
+
+TEST_CASE("a deletion waits while sessions of its book are queued") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    auto s = make_session(1, 10);
+    s.file_path = "/b/one.epub";
+    enqueue_one(db, s);
+    pending_deletion by_id, by_hash, by_path, other;
+    by_id.book_id = 10;
+    by_id.file_path = "/elsewhere.epub";
+    by_hash.book_hash = s.book_hash;
+    by_hash.file_path = "/elsewhere.epub";
+    by_path.file_path = "/b/one.epub";
+    other.file_path = "/b/two.epub";
+    other.book_id = 11;
+    CHECK(ok(db.sessions_pending_for(by_id)));
+    CHECK(ok(db.sessions_pending_for(by_hash)));
+    CHECK(ok(db.sessions_pending_for(by_path)));
+    CHECK_FALSE(ok(db.sessions_pending_for(other)));
+    std::vector<std::int64_t> ids{1};
+    ok(db.mark_uploaded(ids));
+    CHECK_FALSE(ok(db.sessions_pending_for(by_id)));
 }

@@ -1,9 +1,10 @@
-#include "daemon/sync/isbn.hpp"
+#include "config/isbn.hpp"
 #include "plan_driver.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace plan_test;
+using booklore::normalise_isbn;
 
 namespace {
 

@@ -1,6 +1,6 @@
-#include "daemon/sync/isbn.hpp"
+#include "config/isbn.hpp"
 
-namespace booklore::syncd::sync {
+namespace booklore {
 namespace {
 
 char isbn13_check(std::string_view first12) {
@@ -46,4 +46,4 @@ std::optional<std::string> normalise_isbn(std::string_view isbn) {
     return out;
 }
 
-}  // namespace booklore::syncd::sync
+}  // namespace booklore
