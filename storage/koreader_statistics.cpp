@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace booklore::storage {
@@ -15,19 +17,22 @@ using kind = statistics_error::kind;
 // daemon's thread.
 constexpr int busy_timeout_ms = 2000;
 
-// Visits ordered book by book, then by time. A usable md5 is the book's key (rows of `book`
-// sharing it are one book); rows without one stay apart, keyed by their id. Column names as in
-// koreader/koreader fc88887662c27fbef956a46d7772f2dde1658384
-// plugins/statistics.koplugin/main.lua:405-416 and :464-479.
-constexpr const char* visits_sql = R"sql(
-SELECT CASE WHEN length(b.md5) = 32 AND lower(b.md5) NOT GLOB '*[^0-9a-f]*'
-            THEN lower(b.md5) END AS hash,
-       b.id, b.title, p.page, p.start_time, p.duration, p.total_pages
-FROM page_stat_data AS p JOIN book AS b ON b.id = p.id_book
-ORDER BY hash IS NULL, hash, CASE WHEN hash IS NULL THEN b.id END, p.start_time, p.page
+// Column names as in koreader/koreader fc88887662c27fbef956a46d7772f2dde1658384
+// plugins/statistics.koplugin/main.lua:405-416 and :464-479. A usable md5 is the book's key
+// (rows of `book` sharing it are one book, the newest row's title wins); rows without one stay
+// apart. Books without visits are left out.
+constexpr const char* books_sql = R"sql(
+SELECT CASE WHEN length(md5) = 32 AND lower(md5) NOT GLOB '*[^0-9a-f]*'
+            THEN lower(md5) END AS hash,
+       id, title
+FROM book WHERE EXISTS (SELECT 1 FROM page_stat_data WHERE id_book = book.id)
+ORDER BY hash IS NULL, hash, id
 )sql";
 
-enum col { col_hash, col_book_id, col_title, col_page, col_start, col_duration, col_total };
+// The UNIQUE (id_book, page, start_time) index finds one book's rows: no sort of the whole
+// table, which on a large file would hold the daemon's thread for a second.
+constexpr const char* visits_sql =
+    "SELECT page, start_time, duration, total_pages FROM page_stat_data WHERE id_book = ?1";
 
 std::string quoted(const std::filesystem::path& file) {
     return "\"" + file.string() + "\"";
@@ -35,9 +40,8 @@ std::string quoted(const std::filesystem::path& file) {
 
 }  // namespace
 
-koreader_statistics::koreader_statistics(std::filesystem::path file, sqlite_connection conn,
-                                         statement rows)
-    : file_(std::move(file)), conn_(std::move(conn)), rows_(std::move(rows)) {}
+koreader_statistics::koreader_statistics(std::filesystem::path file, sqlite_connection conn)
+    : file_(std::move(file)), conn_(std::move(conn)) {}
 
 koreader_statistics::result<koreader_statistics> koreader_statistics::open(
     const std::filesystem::path& file) {
@@ -58,50 +62,52 @@ koreader_statistics::result<koreader_statistics> koreader_statistics::open(
         return statistics_error{kind::unreadable, "cannot open " + quoted(file) + " for reading (" +
                                                       last_error_detail() +
                                                       "); check that it exists and is readable"};
-    koreader_statistics reader(file, std::move(*conn), statement());
+    koreader_statistics reader(file, std::move(*conn));
     if (auto ec = reader.conn_.exec("PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms)))
         return reader.failed(ec);
-    auto rows = reader.conn_.prepare(visits_sql);
-    if (!rows)
-        return reader.failed(rows.error());
-    reader.rows_ = std::move(*rows);
-    auto first = reader.rows_.step();
-    if (!first)
-        return reader.failed(first.error());
-    reader.has_row_ = *first;
-    reader.done_ = !*first;
+    auto visits = reader.conn_.prepare(visits_sql);
+    if (!visits)
+        return reader.failed(visits.error());
+    reader.visits_ = std::move(*visits);
+    auto books = reader.conn_.prepare(books_sql);
+    if (!books)
+        return reader.failed(books.error());
+    for (;;) {
+        auto row = books->step();
+        if (!row)
+            return reader.failed(row.error());
+        if (!*row)
+            break;
+        auto hash = books->column_optional_text(0);
+        if (!hash || reader.books_.empty() || reader.books_.back().md5 != hash)
+            reader.books_.push_back(book_rows{hash, {}, {}});
+        reader.books_.back().title = books->column_text(2);
+        reader.books_.back().ids.push_back(books->column_int64(1));
+    }
     return reader;
 }
 
 koreader_statistics::result<std::optional<book_history>> koreader_statistics::next_book() {
-    if (done_ || !has_row_)
+    if (next_ == books_.size())
         return std::optional<book_history>();
-    book_history book;
-    book.md5 = rows_.column_optional_text(col_hash);
-    std::int64_t first_id = rows_.column_int64(col_book_id);
-    std::int64_t title_id = first_id;
-    book.title = rows_.column_text(col_title);
-    for (;;) {
-        book.visits.push_back(
-            page_visit{rows_.column_int64(col_page), rows_.column_int64(col_start),
-                       rows_.column_int64(col_duration), rows_.column_int64(col_total)});
-        auto more = rows_.step();
-        if (!more)
-            return failed(more.error());
-        if (!*more) {
-            done_ = true;
-            break;
-        }
-        auto hash = rows_.column_optional_text(col_hash);
-        std::int64_t id = rows_.column_int64(col_book_id);
-        if (hash != book.md5 || (!hash && id != first_id))
-            break;  // this row starts the next book
-        if (id > title_id) {
-            title_id = id;
-            book.title = rows_.column_text(col_title);
+    const book_rows& rows = books_[next_++];
+    book_history book{rows.md5, rows.title, {}};
+    for (std::int64_t id : rows.ids) {
+        visits_.reset();
+        visits_.bind(1, id);
+        for (;;) {
+            auto row = visits_.step();
+            if (!row)
+                return failed(row.error());
+            if (!*row)
+                break;
+            book.visits.push_back(page_visit{visits_.column_int64(0), visits_.column_int64(1),
+                                             visits_.column_int64(2), visits_.column_int64(3)});
         }
     }
-    has_row_ = !done_;
+    std::sort(book.visits.begin(), book.visits.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.start_time, a.page) < std::tie(b.start_time, b.page);
+    });
     return std::optional<book_history>(std::move(book));
 }
 

@@ -50,8 +50,8 @@ struct statistics_error {
 };
 
 /// A statistics file opened read-only, read one book at a time so that a large file never has
-/// to fit in memory. Everything comes from one statement, hence one consistent snapshot even
-/// while KOReader writes.
+/// to fit in memory. Each book comes from its own short query (one snapshot per book): no lock
+/// is held between two books, so KOReader can write meanwhile, also in rollback-journal mode.
 class koreader_statistics {
 public:
     template <typename T>
@@ -63,14 +63,21 @@ public:
     result<std::optional<book_history>> next_book();
 
 private:
-    koreader_statistics(std::filesystem::path file, sqlite_connection conn, statement rows);
+    /// The `book` rows that are one book here.
+    struct book_rows {
+        std::optional<std::string> md5;
+        std::string title;
+        std::vector<std::int64_t> ids;
+    };
+
+    koreader_statistics(std::filesystem::path file, sqlite_connection conn);
     statistics_error failed(const boost::system::error_code& ec) const;
 
     std::filesystem::path file_;
     sqlite_connection conn_;
-    statement rows_;
-    bool has_row_ = false;  ///< rows_ holds a row of the next book, already stepped to
-    bool done_ = false;
+    statement visits_;
+    std::vector<book_rows> books_;  ///< as listed at open()
+    std::size_t next_ = 0;
 };
 
 }  // namespace booklore::storage
