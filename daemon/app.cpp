@@ -1,6 +1,7 @@
 #include "daemon/app.hpp"
 
 #include "config/spawn_logged.hpp"
+#include "config/utc_time.hpp"
 #include "daemon/platform/sd_notify.hpp"
 
 #include <spdlog/spdlog.h>
@@ -33,14 +34,15 @@ app::app(asio::io_context& io, config::settings settings)
       settings_(std::move(settings), db_),
       ingest_(io.get_executor(),
               [this](std::span<const storage::ingest_item> items) { return db_.enqueue(items); }),
-      engine_(io.get_executor(), settings_.current(), db_),
       server_(io.get_executor(), socket_options(settings_.current()),
               [this](const ipc::request& req, ipc::client_context& client) {
                   return router_.dispatch(req, client);
               }),
       scheduler_(
           io.get_executor(), settings_, db_,
-          [this](sync_scheduler::progress_fn progress) { return engine_.run(std::move(progress)); },
+          [this](sync_scheduler::progress_fn progress, bool manual) {
+              return run_sync(std::move(progress), manual);
+          },
           [this](const ipc::message& event) {
               server_.broadcast(event);
               return server_.subscriber_count();
@@ -57,6 +59,40 @@ app::app(asio::io_context& io, config::settings settings)
           resume_detector_options{.min_sleep = min_kernel_sleep}),
       watchdog_timer_(io) {
     settings_.on_change([this] { scheduler_.settings_changed(); });
+    if (!settings_.server_configured())
+        scheduler_.note_result(unconfigured_result());
+}
+
+sync_engine* app::engine() {
+    if (!settings_.server_configured())
+        return nullptr;
+    // Built for the server settings in force: a change over the socket takes effect at the
+    // next sync (never during one: a run keeps the engine it started with).
+    if (!engine_ || engine_generation_ != settings_.server_generation()) {
+        engine_.emplace(io_.get_executor(), settings_.current(), db_);
+        engine_generation_ = settings_.server_generation();
+    }
+    return &*engine_;
+}
+
+sync_result app::unconfigured_result() {
+    sync_result r;
+    r.error =
+        "no server is configured: set the server in KOReader (Tools > BookLore Sync > "
+        "Settings) or with booklore-syncctl settings --server-url URL";
+    if (auto counts = db_.counts()) {
+        r.pending_sessions = counts->pending_sessions;
+        r.pending_deletions = counts->pending_deletions;
+    }
+    r.finished_at = utc_now_iso();
+    return r;
+}
+
+asio::awaitable<sync_result> app::run_sync(sync_scheduler::progress_fn progress, bool manual) {
+    sync_engine* current = engine();
+    if (!current)
+        co_return unconfigured_result();
+    co_return co_await current->run(std::move(progress), manual);
 }
 
 app::~app() = default;
@@ -90,8 +126,8 @@ void app::shutdown(std::function<void()> done) {
     netlink_.stop();
     resume_detector_.stop();
     watchdog_timer_.cancel();
-    if (scheduler_.sync_running())
-        engine_.stop();
+    if (scheduler_.sync_running() && engine_)
+        engine_->stop();
     scheduler_.stop(std::move(done));
 }
 

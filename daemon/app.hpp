@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <functional>
+#include <optional>
 
 namespace booklore::syncd {
 
@@ -32,13 +33,20 @@ public:
     void shutdown(std::function<void()> done);
 
 private:
+    /// The engine for the current server settings; null while no server is configured.
+    sync_engine* engine();
+    boost::asio::awaitable<sync_result> run_sync(sync_scheduler::progress_fn progress, bool manual);
+    /// What a sync answers while no server is configured.
+    sync_result unconfigured_result();
     boost::asio::awaitable<void> keep_watchdog_fed(std::chrono::microseconds interval);
 
     boost::asio::io_context& io_;
     storage::database db_;
     live_settings settings_;
     ingest_queue ingest_;
-    sync_engine engine_;
+    /// Built at the first sync for the server settings in force (none until one is set).
+    std::optional<sync_engine> engine_;
+    std::uint64_t engine_generation_ = 0;
     ipc::server server_;
     sync_scheduler scheduler_;
     request_router router_;

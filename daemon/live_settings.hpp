@@ -8,7 +8,9 @@
 
 #include <rapidjson/document.h>
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <variant>
 
@@ -29,20 +31,35 @@ public:
 
     /// The settings in force. The reference stays valid; its values change with apply().
     const config::settings& current() const { return current_; }
+    /// Counts changes of the server or its accounts: a sync made for another count is stale.
+    std::uint64_t server_generation() const { return server_generation_; }
+    /// False until a server_url is set (in the file or over the socket).
+    bool server_configured() const { return !current_.server_url.empty(); }
 
-    /// Validates every field of a `set_settings` request (`type` and `id` excepted), then
-    /// stores and applies them all, or none.
+    /// Validates every field of a `set_settings` request (`type` and `id` excepted) as the
+    /// configuration file is validated, then stores them in one transaction and applies them,
+    /// or changes nothing. An empty string removes a stored server setting.
     outcome apply(const rapidjson::Value& request);
 
-    /// `status.settings` and the `set_settings` reply: never a secret.
+    /// `status.settings` and the `set_settings` reply: a secret shows only as `*_set: true`.
     rapidjson::Value to_json(rapidjson::Document::AllocatorType& a) const;
 
     /// Called after every applied change.
     void on_change(std::function<void()> listener) { listener_ = std::move(listener); }
 
 private:
+    /// The stored server settings as the JSON object config::apply_server_keys reads.
+    rapidjson::Document overrides_json(const std::map<std::string, std::string>& stored) const;
+    /// The file's settings with `stored` applied; throws config::config_error.
+    config::settings with_overrides(const std::map<std::string, std::string>& stored) const;
+    bool holds_secret() const;
+
+    const config::settings from_file_;
     config::settings current_;
     storage::database& db_;
+    /// The server settings stored over the socket, by key (`password` kept as its MD5).
+    std::map<std::string, std::string> stored_;
+    std::uint64_t server_generation_ = 0;
     std::function<void()> listener_;
 };
 

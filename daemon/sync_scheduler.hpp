@@ -21,8 +21,8 @@ namespace booklore::syncd {
 class sync_scheduler final : public daemon_hooks {
 public:
     using progress_fn = std::function<void(std::int64_t done, std::int64_t total)>;
-    /// One sync run (the engine's).
-    using run_fn = std::function<boost::asio::awaitable<sync_result>(progress_fn)>;
+    /// One sync run (the engine's); `manual` when a person asked for it (sync_now).
+    using run_fn = std::function<boost::asio::awaitable<sync_result>(progress_fn, bool manual)>;
     /// Sends an event line to the subscribers; answers how many there are.
     using broadcast_fn = std::function<std::size_t(const ipc::message&)>;
 
@@ -34,6 +34,8 @@ public:
     void set_network(network_state state, const char* source);
     /// The settings changed: manual-only cancels an armed resume sync.
     void settings_changed();
+    /// Records a result without a run (no server configured yet), for `status.last_sync`.
+    void note_result(sync_result result) { last_sync_ = std::move(result); }
     /// Stops triggering; `done` runs once no sync is running any more.
     void stop(std::function<void()> done);
     bool sync_running() const { return policy_.sync_running(); }
@@ -71,6 +73,8 @@ private:
     std::chrono::steady_clock::time_point last_resume_{};
     std::function<void()> on_stopped_;
     bool stopping_ = false;
+    /// A sync_now came in: the next run may log in again after a refused login.
+    bool manual_requested_ = false;
 };
 
 }  // namespace booklore::syncd

@@ -1,7 +1,9 @@
 // booklore-syncctl: the command-line client of booklore-syncd's socket.
 #include "booklore/version.hpp"
 #include "config/settings.hpp"
+#include "daemon/ctl/options.hpp"
 #include "daemon/ctl/render.hpp"
+#include "daemon/ctl/settings_command.hpp"
 #include "ipc/client.hpp"
 
 #include <rapidjson/document.h>
@@ -23,6 +25,9 @@
 
 namespace {
 
+using booklore::ctl::options;
+using booklore::ctl::parse_on_off;
+using booklore::ctl::usage_error;
 using booklore::ipc::is_ok;
 using booklore::ipc::parse_reply;
 
@@ -42,6 +47,10 @@ std::string usage_text() {
                "  sync [--no-wait]            sync now (with progress), then print a summary\n"
                "  clear-pending [--yes]       delete every pending session (asks first)\n"
                "  settings [--manual-sync-only on|off] [--ask-before-enabling-wifi on|off]\n"
+               "           [--server-url URL] [--username U] [--password | --password-stdin]\n"
+               "           [--booklore-username U] [--booklore-password |\n"
+               "           --booklore-password-stdin] [--deletion-mode delete|unshelve|off]\n"
+               "           [--shelf-id N] [--ca-file PATH]   (an empty value removes one)\n"
                "  send-session --hash H --start T --end T --duration S [--book-id N]\n"
                "               [--file PATH] [--title T] [--type T] [--start-progress P]\n"
                "               [--end-progress P] [--start-location L] [--end-location L]\n"
@@ -56,55 +65,6 @@ std::string usage_text() {
                "the \"socket\" key of --config, $BOOKLORE_SYNCD_SOCKET, or ") +
            default_socket +
            ".\nExit: 0 ok, 1 the daemon said no, 2 usage, 3 cannot reach the daemon.\n";
-}
-
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-/// `--name value` options after the command.
-class options {
-public:
-    options(std::vector<std::string> args, std::vector<std::string> valued,
-            std::vector<std::string> flags) {
-        for (std::size_t i = 0; i < args.size(); ++i) {
-            const std::string& a = args[i];
-            if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-                flags_.push_back(a);
-            } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
-                if (i + 1 >= args.size())
-                    throw usage_error(a + " needs a value");
-                values_[a] = args[++i];
-            } else {
-                throw usage_error("unknown option \"" + a + "\"");
-            }
-        }
-    }
-    std::optional<std::string> get(const std::string& name) const {
-        auto it = values_.find(name);
-        return it == values_.end() ? std::nullopt : std::optional(it->second);
-    }
-    std::string required(const std::string& name) const {
-        auto v = get(name);
-        if (!v)
-            throw usage_error(name + " is required");
-        return *v;
-    }
-    bool has(const std::string& flag) const {
-        return std::find(flags_.begin(), flags_.end(), flag) != flags_.end();
-    }
-
-private:
-    std::map<std::string, std::string> values_;
-    std::vector<std::string> flags_;
-};
-
-bool parse_on_off(const std::string& option, const std::string& value) {
-    if (value == "on" || value == "true" || value == "yes")
-        return true;
-    if (value == "off" || value == "false" || value == "no")
-        return false;
-    throw usage_error(option + " takes on or off");
 }
 
 struct client {
@@ -293,20 +253,12 @@ int run(int argc, char** argv) {
         return c.clear_pending(o.has("--yes"));
     }
     if (command == "settings") {
-        options o(args, {"--manual-sync-only", "--ask-before-enabling-wifi"}, {});
-        auto manual = o.get("--manual-sync-only");
-        auto ask = o.get("--ask-before-enabling-wifi");
         auto show = [](const rapidjson::Value& r) {
             return booklore::ctl::render_settings(r["settings"]);
         };
-        if (!manual && !ask)
-            return c.exchange(booklore::ipc::request_builder("status"), show);
-        booklore::ipc::request_builder req("set_settings");
-        if (manual)
-            req.flag("manual_sync_only", parse_on_off("--manual-sync-only", *manual));
-        if (ask)
-            req.flag("ask_before_enabling_wifi", parse_on_off("--ask-before-enabling-wifi", *ask));
-        return c.exchange(req, show);
+        auto req = booklore::ctl::settings_request(args);
+        return req ? c.exchange(*req, show)
+                   : c.exchange(booklore::ipc::request_builder("status"), show);
     }
     if (command == "send-session") {
         options o(args,

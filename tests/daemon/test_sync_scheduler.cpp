@@ -21,7 +21,7 @@ TEST_CASE("a sync that throws leaves the daemon able to sync again", "[unit][sch
     std::vector<std::string> events;
     sync_scheduler scheduler(
         io.get_executor(), settings, db,
-        [&](sync_scheduler::progress_fn) -> boost::asio::awaitable<sync_result> {
+        [&](sync_scheduler::progress_fn, bool) -> boost::asio::awaitable<sync_result> {
             if (++runs == 1)
                 throw std::runtime_error("injected");
             co_return sync_result{};
