@@ -19,6 +19,7 @@ inline constexpr std::string_view login_path = "/api/v1/auth/login";
 inline constexpr std::string_view shelves_path = "/api/v1/books/shelves";
 
 inline constexpr std::string_view books_path = "/api/v1/books";
+inline constexpr std::string_view koreader_auth_path = "/api/koreader/users/auth";
 
 std::string by_hash_path(std::string_view book_hash);
 std::string book_path(std::int64_t book_id);

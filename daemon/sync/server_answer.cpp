@@ -328,6 +328,10 @@ deletion_outcome classify_deletion(const http_answer& a, credentials used, bool 
     }
 }
 
+bool answers_like_booklore(const http_answer& a) {
+    return parse_json(a).has_value() || ((a.status == 401 || a.status == 403) && a.body.empty());
+}
+
 std::string describe(const http_answer& a) {
     std::string out = "HTTP " + std::to_string(a.status);
     std::string message;

@@ -128,6 +128,10 @@ enum class deletion_outcome {
 };
 deletion_outcome classify_deletion(const http_answer& a, credentials used, bool unshelve);
 
+/// GET /api/koreader/users/auth answered like BookLore (JSON, or the security layer's refusal),
+/// not like a web page: a 500 from every POST then is the server's, not a wrong base path.
+bool answers_like_booklore(const http_answer& a);
+
 /// "HTTP 500: <message>", at most ~200 characters of the server's text.
 std::string describe(const http_answer& a);
 

@@ -192,7 +192,13 @@ asio::awaitable<bool> sync_engine::upload_batch(run_state& st, std::int64_t book
             case sync::action_kind::done:
                 co_return all_uploaded;
             case sync::action_kind::stop:
-                stop_run(st, a.error, a.reason);
+                if (a.reason == sync::stop_reason::server_failing && co_await api_missing(st))
+                    stop_run(st,
+                             sync::server_problem_text("errors to every upload and a web page "
+                                                       "for the KOReader login check"),
+                             sync::stop_reason::server_problem);
+                else
+                    stop_run(st, a.error, a.reason);
                 co_return false;
             default:
                 if (!settle(st, a, book_id, rows))
@@ -246,6 +252,15 @@ asio::awaitable<std::optional<sync::action>> sync_engine::perform_request(
     spdlog::info("upload_answered book_id={} sessions={} batch={} outcome={} status={}", book_id,
                  sent.size(), batch, name_of(o.kind), r.response ? r.response->status : 0);
     co_return plan.resume(o);
+}
+
+asio::awaitable<bool> sync_engine::api_missing(run_state& st) {
+    // A base path the server does not have answers every POST with 500, like a failing server.
+    net::request req{verb::get, std::string(api::koreader_auth_path), {}, std::nullopt};
+    auto r = co_await link_.send(std::move(req), sync::credentials::koreader);
+    if (r.response && st.result.network == sync_result::reach::up)
+        co_return !sync::answers_like_booklore(answer_of(*r.response));
+    co_return false;
 }
 
 bool sync_engine::settle(run_state& st, const sync::action& a, std::int64_t book_id,

@@ -69,6 +69,8 @@ private:
         run_state& st, sync::upload_plan& plan, const sync::action& a, std::int64_t book_id,
         std::vector<storage::pending_session>& rows);
     boost::asio::awaitable<void> report_deletions(run_state& st);
+    /// Whether the configured URL leads to a web page instead of BookLore's API.
+    boost::asio::awaitable<bool> api_missing(run_state& st);
 
     /// Follows the plan's storage actions; false when storage failed (the run stops).
     bool settle(run_state& st, const sync::action& a, std::int64_t book_id,

@@ -85,23 +85,22 @@ def test_server_errors_count_one_retry_per_attempt_and_rows_stay():
         assert len(server.sessions()) == 5
 
 
-def test_lost_reply_is_retried_with_the_same_idempotency_key():
+def test_lost_reply_is_checked_against_the_server_before_it_goes_again():
     with server_and_daemon("B", books=BOOKS) as (server, d):
         queue_sessions(d, 3, [(HASHES[0], 101)])
         server.faults(drop_after_commit=True, path_prefix="/api/v1/reading-sessions/batch", count=1)
         first = sync(d)
         assert first["sessions_uploaded"] == 0
-        assert d.sql("SELECT DISTINCT retry_count FROM pending_sessions") == [(1,)]
+        assert d.sql("SELECT DISTINCT retry_count, in_doubt FROM pending_sessions") == [(1, 1)]
         assert sync(d)["sessions_uploaded"] == 3
         assert d.sql("SELECT count(*) FROM pending_sessions") == [(0,)]
+        # The server already held all three: the second sync read its list and sent nothing.
         batches = [r for r in server.requests() if r["path"].endswith("/batch")]
-        assert len(batches) == 2
-        assert batches[0]["idempotency_key"] == batches[1]["idempotency_key"]
-        assert batches[0]["replied"] is False and batches[1]["status"] == 200
-        # The stand-in, like BookLore A and B, stores what it is sent: the lost reply makes
-        # a server-side duplicate that only an idempotency-aware server can drop.
-        keys = collections.Counter(s["idempotency_key"] for s in server.sessions())
-        assert list(keys.values()) == [6]
+        assert len(batches) == 1 and batches[0]["replied"] is False
+        lists = [r for r in server.requests() if "/reading-sessions/book/" in r["path"]]
+        assert len(lists) == 1 and lists[0]["status"] == 200
+        assert len(server.sessions()) == 3
+        assert server.state(only="")["duplicates"] == 0
 
 
 @pytest.mark.parametrize("cert", ["self-signed", "wrong-host", "expired"])
@@ -178,7 +177,10 @@ def test_credentials_refused_stop_the_run_without_burning_counts():
         assert result["sessions_uploaded"] == 0
         assert "refused" in result["error"]
         assert d.sql("SELECT max(retry_count) FROM pending_sessions") == [(0,)]
-        assert len(server.requests()) <= 2
+        # The hash lookup (refused), the batch (refused: the server then wants Bearer), one
+        # login (refused).
+        assert len(server.requests()) <= 3
+        assert server.state(only="")["login"]["attempts"] == 1
 
 
 def test_syncctl_sync_shows_a_summary():

@@ -157,6 +157,11 @@ TEST_CASE("deletion answers: the seed's DELETE, real servers, unshelving", "[uni
               app_error(401, "Cannot unassign shelves that do not belong to the user.").view(),
               bearer, true) == shelf_refused);
     CHECK(classify_deletion(app_error(500, "x").view(), bearer, true) == failed);
+    CHECK(answers_like_booklore({200, "application/json", R"({"username":"kouser"})"}));
+    CHECK(answers_like_booklore(g_401.view()));
+    CHECK(answers_like_booklore(empty_401.view()));
+    CHECK_FALSE(answers_like_booklore(spa.view()));
+    CHECK_FALSE(answers_like_booklore(proxy_404.view()));
     CHECK(describe(spa.view()) == "HTTP 200: an HTML page instead of JSON");
     CHECK(describe(g_401.view()) == "HTTP 401: Unauthorized");
     CHECK(describe({502, "", ""}) == "HTTP 502");
