@@ -147,6 +147,29 @@ T.case("suspend ends the session quietly and leaves no task; resume starts a new
     F.settle()
 end)
 
+T.case("no daemon: nothing shown at suspend, told once later, the session arrives when it is back", function()
+    F.settle()
+    K.settings.bookloresync.socket_path = workdir .. "/no-daemon.sock"
+    F.private.shared.warned = false
+    local ui = F.make_ui(book, { page = 30 })
+    local reader = K.open_reader(Plugin, ui)
+    local shown = #K.shown
+    K.advance(45); F.turn(ui, 31)
+    K.advance(45)
+    K.suspend()
+    T.eq(#K.shown, shown, "nothing shown on the sleep screen")
+    T.eq(K.pending_tasks(), 0, "no task while suspended, even with events waiting")
+    K.resume()
+    K.close_reader(reader)
+    local notices = K.shown_of("InfoMessage", shown + 1)
+    T.eq(#notices, 1, "told once, after the resume")
+    T.eq(#F.private.link.outbox:entries(), 2, "both sessions wait in the outbox")
+    K.settings.bookloresync.socket_path = socket_path
+    F.pump_until(function() return #F.private.link.outbox:entries() == 0 end, "the retry to deliver them", 20)
+    T.ok(pending_session(function(r) return r.book_hash == book_hash and r.duration_seconds == 90 end), "the session is in the daemon")
+    F.settle()
+end)
+
 T.case("deletions: a file, a selection, and a folder in one pipelined write", function()
     local victim = F.make_book(workdir, "Deleted Book.epub", 9000)
     K.FileManager:deleteFile(victim, true)
