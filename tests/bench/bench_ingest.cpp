@@ -14,8 +14,8 @@
 // (no book_id when the base is 0), start time 2026-01-01 + n hours, so every event is distinct
 // and the drain benchmark can find its books on the stand-in.
 
-#include <sys/socket.h>
-#include <sys/un.h>
+#include "ipc/client.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -99,46 +100,6 @@ std::string session_line(const options& o, long n) {
     return line;
 }
 
-int connect_to(const std::string& path) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        std::perror("bench_ingest: connect");
-        std::exit(1);
-    }
-    return fd;
-}
-
-/// Reads one reply line; false on EOF or error.
-bool read_line(int fd, std::string& buffer, std::string& line) {
-    for (;;) {
-        auto nl = buffer.find('\n');
-        if (nl != std::string::npos) {
-            line.assign(buffer, 0, nl);
-            buffer.erase(0, nl + 1);
-            return true;
-        }
-        char chunk[4096];
-        ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n <= 0)
-            return false;
-        buffer.append(chunk, static_cast<std::size_t>(n));
-    }
-}
-
-bool write_all(int fd, const std::string& data) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-        if (n <= 0)
-            return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 struct client_result {
     std::vector<double> latencies_ms;
     clock_type::time_point first_send, last_reply;
@@ -158,19 +119,28 @@ int main(int argc, char** argv) {
     for (int c = 0; c < o.clients; ++c) {
         threads.emplace_back([&, c] {
             auto& r = results[static_cast<std::size_t>(c)];
-            int fd = connect_to(o.socket);
-            std::string buffer, reply;
+            std::optional<booklore::ipc::line_client> conn;
+            try {
+                conn.emplace(o.socket);
+            } catch (const std::exception& e) {
+                r.failure = e.what();
+            }
             start_together.arrive_and_wait();
             r.first_send = clock_type::now();
             r.last_reply = r.first_send;
-            for (;;) {
+            while (conn) {
                 long n = next.fetch_add(1);
                 if (o.total > 0 ? n >= o.total : clock_type::now() >= deadline)
                     break;
                 std::string line = session_line(o, n);
+                line.pop_back();  // the client adds the newline
                 auto sent = clock_type::now();
-                if (!write_all(fd, line) || !read_line(fd, buffer, reply)) {
-                    r.failure = "connection closed";
+                std::string reply;
+                try {
+                    conn->send(line);
+                    reply = conn->receive(-1);
+                } catch (const std::exception& e) {
+                    r.failure = e.what();
                     break;
                 }
                 auto got = clock_type::now();
@@ -183,7 +153,6 @@ int main(int argc, char** argv) {
                     std::chrono::duration<double, std::milli>(got - sent).count());
                 r.last_reply = got;
             }
-            ::close(fd);
         });
     }
     // Written before the barrier that releases the clients, so they all see it.

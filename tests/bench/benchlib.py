@@ -33,14 +33,10 @@ class Env:
         self.bench_ingest = self._bench_ingest()
 
     def _bench_ingest(self):
-        built = self.build_dir / "tests" / "bench" / "bench_ingest"
-        if built.exists() and built.stat().st_mtime >= (HERE / "bench_ingest.cpp").stat().st_mtime:
-            return built
-        # Not built by CMake (tests/bench not added yet, or stale): one file, no dependencies.
-        out = self.work_dir / "bench_ingest"
-        subprocess.run(["g++", "-std=c++20", "-O2", "-pthread", str(HERE / "bench_ingest.cpp"),
-                        "-o", str(out)], check=True)
-        return out
+        # Built by CMake with the project's socket client (tests/bench/CMakeLists.txt).
+        subprocess.run(["cmake", "--build", str(self.build_dir), "--target", "bench_ingest"],
+                       check=True, stdout=subprocess.DEVNULL)
+        return self.build_dir / "tests" / "bench" / "bench_ingest"
 
     def scratch(self, name):
         """A fresh directory under the work dir; short, since a socket path has 107 bytes."""
