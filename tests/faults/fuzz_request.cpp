@@ -9,7 +9,8 @@
 // duration that is not negative).
 //
 //   clang++ -std=c++20 -fsanitize=fuzzer,address,undefined -I. tests/faults/fuzz_request.cpp \
-//       ipc/request.cpp ipc/reply.cpp daemon/requests/event_fields.cpp config/utc_time.cpp
+//       ipc/request.cpp ipc/reply.cpp daemon/requests/event_fields.cpp config/utc_time.cpp \
+//       config/isbn.cpp
 
 #include "daemon/requests/event_fields.hpp"
 #include "ipc/request.hpp"

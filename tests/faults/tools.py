@@ -12,7 +12,8 @@ from faultlib import BUILD_DIR, HERE, REPO
 
 OUT = BUILD_DIR / "tests" / "faults"
 FUZZ_SOURCES = [HERE / "fuzz_request.cpp", REPO / "ipc" / "request.cpp", REPO / "ipc" / "reply.cpp",
-                REPO / "daemon" / "event_fields.cpp", REPO / "daemon" / "utc_time.cpp"]
+                REPO / "daemon" / "requests" / "event_fields.cpp", REPO / "config" / "utc_time.cpp",
+                REPO / "config" / "isbn.cpp"]
 
 
 def _fresh(target, sources):
