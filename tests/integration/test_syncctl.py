@@ -224,7 +224,11 @@ def test_settings_show_and_change(d):
     lines = p.stdout.splitlines()
     assert "  manual_sync_only: yes" in lines
     assert "  ask_before_enabling_wifi: no" in lines
-    assert not any("password" in line or "canary" in line for line in lines)
+    assert not any("canary" in line for line in lines)
+    # A secret is shown only as whether it is set.
+    assert all(line.split(":")[0].strip().endswith("password_set")
+               for line in lines if "password" in line)
+    assert "  password_set: yes" in lines
 
     p = run(d, "settings", "--manual-sync-only", "off", "--ask-before-enabling-wifi", "on")
     assert p.returncode == 0, p.stderr
