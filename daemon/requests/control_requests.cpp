@@ -6,9 +6,7 @@
 #include "booklore/version.hpp"
 
 namespace booklore::syncd::handlers {
-namespace {
 
-/// `"enable"`/`"wait"`-style boolean field: absent, a boolean, or an error naming it.
 std::optional<ipc::message> require_bool(const ipc::request& req, const char* name,
                                          std::optional<bool>& out) {
     const rapidjson::Value* v = req.field(name);
@@ -20,8 +18,6 @@ std::optional<ipc::message> require_bool(const ipc::request& req, const char* na
     out = v->GetBool();
     return std::nullopt;
 }
-
-}  // namespace
 
 awaitable<ipc::message> sync_now(request_context& ctx, const ipc::request& req,
                                  ipc::client_context&) {

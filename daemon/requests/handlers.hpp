@@ -28,6 +28,11 @@ awaitable<ipc::message> network_up(request_context&, const ipc::request&, ipc::c
 awaitable<ipc::message> network_down(request_context&, const ipc::request&, ipc::client_context&);
 awaitable<ipc::message> wifi_answer(request_context&, const ipc::request&, ipc::client_context&);
 
+/// `"enable"`/`"wait"`-style boolean field: absent, a boolean, or an error naming it
+/// (control_requests.cpp).
+std::optional<ipc::message> require_bool(const ipc::request& req, const char* name,
+                                         std::optional<bool>& out);
+
 /// The reply to a storage failure: `storage_full` or `storage_error`, nothing queued.
 ipc::message storage_failure(const ipc::request& req, const boost::system::error_code& ec);
 

@@ -113,7 +113,7 @@ awaitable<import_tally> queue_history(request_context& ctx,
             break;
         }
     }
-    if (tally.imported > 0)
+    if (tally.imported > 0 && !ctx.daemon.stopping())
         ctx.daemon.session_queued();
     co_return tally;
 }
@@ -150,13 +150,9 @@ awaitable<ipc::message> import_history(request_context& ctx, const ipc::request&
                             "\"path\" must name KOReader's statistics file (statistics.sqlite3 "
                             "in its settings folder)",
                             "path");
-    bool wait = true;
-    if (const rapidjson::Value* w = req.field("wait")) {
-        if (!w->IsBool())
-            co_return req.error(ipc::error_kind::invalid_field, "\"wait\" must be true or false",
-                                "wait");
-        wait = w->GetBool();
-    }
+    std::optional<bool> wait;
+    if (auto bad = require_bool(req, "wait", wait))
+        co_return std::move(*bad);
     std::string file(path->GetString(), path->GetStringLength());
     auto read = co_await read_history(file, ctx.settings.current().min_session_seconds);
     if (auto* bad = std::get_if<storage::statistics_error>(&read))
@@ -164,7 +160,7 @@ awaitable<ipc::message> import_history(request_context& ctx, const ipc::request&
     auto& history = std::get<history_read>(read);
     spdlog::info("history_read path={} sessions={} skipped={}", file, history.sessions.size(),
                  history.skipped);
-    if (wait) {
+    if (wait.value_or(true)) {
         auto tally = co_await queue_history(ctx, std::move(history.sessions));
         log_outcome(tally, history.skipped);
         co_return reply(req, tally, history.skipped);
