@@ -48,6 +48,7 @@ local function daemon_settings()
     return reply.settings, json.encode(reply)
 end
 local function value(v) return v ~= json.null and v or nil end
+local SAVED = "BookLore Sync: saved."
 
 -- The plugin object as main.lua hands it over: only _private.socket_path is used.
 local plugin = { _private = { socket_path = function() return socket_path end } }
@@ -149,13 +150,13 @@ T.case("a bad server URL is refused, naming the field, and nothing changes", fun
     local msg = press(dialog, "Save", "Not saved")
     T.ok(msg.text:find("Server URL", 1, true), "names the field: " .. msg.text)
     T.ok(not closed[dialog], "the dialog stays open to correct it")
-    T.eq(value(daemon_settings().server_url), nil, "no server stored")
+    T.eq(value(daemon_settings().server_url) or "", "", "no server stored")
 end)
 
 T.case("a good server URL is saved and shown", function()
     local dialog = open("Server")
     dialog.input = "  " .. url .. "  "
-    press(dialog, "Save", "saved")
+    press(dialog, "Save", SAVED)
     T.ok(closed[dialog], "the dialog is closed once stored")
     T.eq(daemon_settings().server_url, url, "stored (trimmed)")
     local entries = menu_entries(plugin)
@@ -168,7 +169,7 @@ local function set_account(entry, user, password)
     T.eq(dialog.fields[2].text_type, "password", "the password is masked")
     T.eq(dialog.fields[2].text, "", "a stored password is never shown")
     dialog.fields[1].text, dialog.fields[2].text = user, password
-    press(dialog, "Save", "saved")
+    press(dialog, "Save", SAVED)
     return dialog
 end
 
@@ -185,29 +186,35 @@ T.case("the KOReader and BookLore accounts are stored, their passwords never sho
     T.ok(dialog.fields[2].hint:find("keep", 1, true), "an empty password keeps the stored one")
 end)
 
-T.case("deletion mode and shelf; a shelf that is not a number is refused naming it", function()
+-- Picks deletion mode `i` of the submenu; waits for the answer containing `expect`.
+local function pick(sub, i, expect)
+    local from = #K.shown + 1
+    timed(sub[i].callback)
+    return pump(function() return last_shown("InfoMessage", from, expect) end, expect)
+end
+
+T.case("deletion mode and shelf, each refusal naming the field to change", function()
     local _, by_name = menu_entries(plugin)
     local sub = by_name["When a book is deleted"].sub_item_table_func()
     T.eq(#sub, 4, "three modes and the shelf")
-    local from = #K.shown + 1
-    timed(sub[2].callback)
-    pump(function() return last_shown("InfoMessage", from, "saved") end, "saved")
-    T.eq(daemon_settings().deletion_mode, "unshelve", "unshelve stored")
-    T.ok(sub[2].checked_func() and not sub[1].checked_func(), "the radio mark follows")
+    local msg = pick(sub, 2, "Not saved")
+    T.ok(msg.text:find("Shelf", 1, true), "unshelve without a shelf names the shelf: " .. msg.text)
+    T.eq(daemon_settings().deletion_mode, "delete", "nothing changed")
     local f = #K.shown + 1
     timed(sub[4].callback)
     local shelf = K.shown[f]
     T.eq(shelf.input_type, "number", "a number field")
     shelf.input = "seven"
-    local msg = press(shelf, "Save", "Not saved")
+    msg = press(shelf, "Save", "Not saved")
     T.ok(msg.text:find("Shelf", 1, true), "names the field: " .. msg.text)
     shelf.input = "7"
-    press(shelf, "Save", "saved")
+    press(shelf, "Save", SAVED)
     T.eq(daemon_settings().shelf_id, 7, "shelf stored")
     T.eq(sub[4].text_func(), "Shelf: 7", "the menu shows it")
-    from = #K.shown + 1
-    timed(sub[1].callback)
-    pump(function() return last_shown("InfoMessage", from, "saved") end, "saved")
+    pick(sub, 2, SAVED)
+    T.eq(daemon_settings().deletion_mode, "unshelve", "unshelve stored")
+    T.ok(sub[2].checked_func() and not sub[1].checked_func(), "the radio mark follows")
+    pick(sub, 1, SAVED)
     T.eq(daemon_settings().deletion_mode, "delete", "back to delete")
 end)
 
