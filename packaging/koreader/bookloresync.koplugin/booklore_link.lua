@@ -93,7 +93,8 @@ local function track(msg, req)
 end
 
 --- Sends every waiting outbox event not yet on the lane, oldest first, with `extra` (requests
--- that may be lost) after them, in one write. Returns true if the daemon could be reached.
+-- that may be lost) after them, in one write. Returns true if the daemon could be reached;
+-- otherwise every on_reply of `extra` has been told (nil, code, message).
 local function send(extra, quiet)
     local events = {}
     for _i, event in ipairs(L.outbox:entries()) do
@@ -104,8 +105,13 @@ local function send(extra, quiet)
     if #events == 0 and not (extra and #extra > 0) then
         return true
     end
-    local lane = open_lane(quiet)
+    local lane, code, message = open_lane(quiet)
     if not lane then
+        for _i, item in ipairs(extra or {}) do
+            if item.on_reply then
+                pcall(item.on_reply, nil, code, message)
+            end
+        end
         return false
     end
     local msgs = {}
@@ -269,8 +275,6 @@ function L.send(msg, opts)
     if ok then
         L.retry_at = nil
         L.retry_delay = RETRY_FIRST_S
-    elseif msg and opts.on_reply then
-        opts.on_reply(nil, "unavailable", "not reachable")
     end
     L.schedule()
     return ok

@@ -84,6 +84,7 @@ function M.sync_now()
     M.ctx.report_next_sync(true)
     M.ctx.link.send({ type = "sync_now", wait = false }, {
         trigger = true,
+        quiet = true, -- the reply handler says what went wrong, once
         on_reply = function(reply, code, message)
             if not (reply and reply.ok) then
                 M.ctx.report_next_sync(false)

@@ -143,6 +143,11 @@ T.case("suspend ends the session quietly and leaves no task; resume starts a new
     F.pump_until(function()
         return pending_session(function(r) return r.book_hash == book_hash and r.duration_seconds == 220 end)
     end, "the session before the suspend")
+    F.pump_until(function()
+        return #F.private.link.outbox:entries() == 0 and F.private.link.watch_from > os.time() + 5
+    end, "the resume's reply (sync_in_seconds)")
+    T.ok(K.standby_seconds() >= 10, "no polling during the daemon's resume delay: next wake-up in "
+        .. K.standby_seconds() .. " s")
     K.close_reader(reader)
     F.settle()
 end)
