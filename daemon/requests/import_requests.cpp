@@ -35,7 +35,9 @@ struct import_tally {
     std::int64_t skipped = 0;
     std::set<std::string> books;  ///< hashes with at least one session imported
     std::optional<boost::system::error_code> failed;
-    bool stopped = false;  ///< the daemon began to shut down between two groups
+    /// The daemon began to shut down between two groups (while a sync still finishes). Its
+    /// socket is closed by then, so only the log tells; importing again adds the rest.
+    bool stopped = false;
 };
 
 awaitable<void> next_turn() {
@@ -132,8 +134,6 @@ ipc::message reply(const ipc::request& req, const import_tally& t, std::int64_t 
         return req.error(storage::is_storage_full(*t.failed) ? ipc::error_kind::storage_full
                                                              : ipc::error_kind::storage_error,
                          "the queue database failed (" + t.failed->message() + "); " + so_far);
-    if (t.stopped)
-        return req.error(ipc::error_kind::unavailable, "the daemon is shutting down; " + so_far);
     return std::move(req.ok()
                          .set("imported", t.imported)
                          .set("skipped", t.skipped + read_skipped)

@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import os
 import pty
+import signal
 import sqlite3
 import subprocess
 
@@ -286,3 +287,28 @@ def test_syncctl_draws_a_progress_bar_on_a_terminal(daemon):
     os.close(parent)
     assert p.returncode == 0 and out.startswith("imported 250 sessions"), out
     assert b"[" + b"#" * 30 + b"] 250/250 sessions" in terminal, terminal
+
+
+def test_sigterm_during_an_import_keeps_every_committed_group(daemon):
+    stats = Statistics(daemon.dir / "statistics.sqlite3")
+    for b in range(20):
+        book = stats.book(f"Book {b}", hashlib.md5(f"many-{b}".encode()).hexdigest())
+        stats.visits(book, [(i, T0 + (b * 1000 + i) * 3600, 60, 500) for i in range(1000)])
+    stats.close()
+    watcher = daemon.client()
+    assert watcher.call({"type": "subscribe"})["ok"]
+    importer = daemon.client()
+    importer.send({"type": "import_history", "path": str(stats.path)})
+    while watcher.recv().get("event") != "import_progress":
+        pass
+    daemon.process.send_signal(signal.SIGTERM)
+    # The socket closes at shutdown: a reply only if the import was faster than the signal.
+    reply = importer.recv()
+    assert daemon.stop() == 0
+    queued = daemon.sql("SELECT count(*) FROM pending_sessions")[0][0]
+    assert queued % 200 == 0 and 200 <= queued, queued
+    assert reply is None or reply["imported"] == queued == 20_000, reply
+    # Importing again after the restart adds exactly the rest.
+    daemon.start()
+    again = import_history(daemon, stats.path)
+    assert again["imported"] == 20_000 - queued and again["skipped"] == queued, again
