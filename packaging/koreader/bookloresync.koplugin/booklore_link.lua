@@ -159,6 +159,7 @@ local function handle(msg)
         if msg.ok == false and msg.id == nil then
             -- Refused as a connection ("too many connections"): nothing on it was read.
             drop_lane(msg.error and msg.error.message or "refused")
+            L.retry_delay = math.min(RETRY_MAX_S, L.retry_delay * 2)
         end
         return
     end
@@ -172,6 +173,8 @@ local function handle(msg)
             end
             L.outbox:ack(req.event_id)
             L.retry_delay = RETRY_FIRST_S
+        else
+            L.retry_delay = math.min(RETRY_MAX_S, L.retry_delay * 2) -- busy: back off as when away
         end
     end
     if req.on_reply then
@@ -265,7 +268,7 @@ end
 
 --- Sends a request that may be lost (book_opened, suspend, ...) after the waiting events.
 -- opts.on_reply(reply | nil, code, message); opts.trigger: it may start a sync, so listen for
--- one (from opts.sync_in seconds on, if the daemon said it waits); opts.quiet: no notice.
+-- one); opts.quiet: no notice. The retry back-off is left alone: only the daemon's ok resets it.
 function L.send(msg, opts)
     opts = opts or {}
     if opts.trigger then
@@ -273,8 +276,7 @@ function L.send(msg, opts)
     end
     local ok = send(msg and { { msg = msg, on_reply = opts.on_reply } } or nil, opts.quiet)
     if ok then
-        L.retry_at = nil
-        L.retry_delay = RETRY_FIRST_S
+        L.retry_at = nil -- just sent: the next retry counts from now
     end
     L.schedule()
     return ok
