@@ -126,14 +126,14 @@ void log_outcome(const import_tally& t, std::int64_t read_skipped) {
 }
 
 ipc::message reply(const ipc::request& req, const import_tally& t, std::int64_t read_skipped) {
-    std::string so_far = std::to_string(t.imported) +
-                         " sessions were imported before; importing again adds only the rest";
     if (t.failed && t.imported == 0)
         return storage_failure(req, *t.failed);
     if (t.failed)
         return req.error(storage::is_storage_full(*t.failed) ? ipc::error_kind::storage_full
                                                              : ipc::error_kind::storage_error,
-                         "the queue database failed (" + t.failed->message() + "); " + so_far);
+                         "the queue database failed (" + t.failed->message() + ") after " +
+                             std::to_string(t.imported) +
+                             " sessions were imported; importing again adds only the rest");
     return std::move(req.ok()
                          .set("imported", t.imported)
                          .set("skipped", t.skipped + read_skipped)

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from harness import SYNCCTL, session, wait_until
+from harness import SYNCCTL, Daemon, session, wait_until
 from sync_fixtures import server_and_daemon, sync
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -312,3 +312,27 @@ def test_sigterm_during_an_import_keeps_every_committed_group(daemon):
     daemon.start()
     again = import_history(daemon, stats.path)
     assert again["imported"] == 20_000 - queued and again["skipped"] == queued, again
+
+
+def test_a_full_disk_stops_the_import_and_says_what_was_committed():
+    from test_full_disk import small_disk
+    with small_disk() as disk:
+        d = Daemon(manual_sync_only=True, database=str(disk / "queue.sqlite"))
+        d.database = disk / "queue.sqlite"
+        try:
+            d.start()
+            stats = Statistics(d.dir / "statistics.sqlite3")
+            # A long title on every row: 3,000 sessions cannot fit in 1 MiB.
+            book = stats.book("T" * 3000, MD5_A)
+            stats.visits(book, [(i, T0 + i * 3600, 60, 500) for i in range(3000)])
+            stats.close()
+            reply = import_history(d, stats.path)
+            assert not reply["ok"] and reply["error"]["code"] == "storage_full", reply
+            queued = d.sql("SELECT count(*) FROM pending_sessions")[0][0]
+            assert queued % 200 == 0, queued
+            message = reply["error"]["message"]
+            assert (f"after {queued} sessions were imported" in message if queued
+                    else "nothing was queued" in message), message
+            assert d.request({"type": "status"})["pending_sessions"] == queued
+        finally:
+            d.cleanup()
