@@ -58,8 +58,8 @@ std::pair<std::string, std::string> stored_form(std::string_view key, const rapi
     return {std::string(key), text};
 }
 
-/// Checks what the configuration file's reading cannot: that the net layer takes the URL and
-/// the CA file, so that an accepted setting never stops the next sync.
+}  // namespace
+
 std::optional<live_settings::refusal> usable_by_net(const config::settings& s) {
     if (!s.server_url.empty() && !net::parse_server_url(s.server_url))
         return live_settings::refusal{"server_url", "\"server_url\" is not a usable URL"};
@@ -72,8 +72,6 @@ std::optional<live_settings::refusal> usable_by_net(const config::settings& s) {
     }
     return std::nullopt;
 }
-
-}  // namespace
 
 live_settings::live_settings(config::settings from_file, storage::database& db)
     : from_file_(std::move(from_file)), current_(from_file_), db_(db) {

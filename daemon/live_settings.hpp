@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -62,5 +63,10 @@ private:
     std::uint64_t server_generation_ = 0;
     std::function<void()> listener_;
 };
+
+/// Checks what the configuration's reading cannot: that the net layer takes the server URL and
+/// loads the CA file, so that accepted settings never stop a sync. Used for the file (at start
+/// and by --check-config) and for set_settings.
+std::optional<live_settings::refusal> usable_by_net(const config::settings& s);
 
 }  // namespace booklore::syncd

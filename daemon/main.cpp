@@ -2,6 +2,7 @@
 #include "booklore/version.hpp"
 #include "config/settings.hpp"
 #include "daemon/app.hpp"
+#include "daemon/live_settings.hpp"
 #include "daemon/logging.hpp"
 
 #include <spdlog/spdlog.h>
@@ -75,6 +76,11 @@ int main(int argc, char** argv) {
         settings = booklore::config::load_file(config_path);
     } catch (const booklore::config::config_error& e) {
         std::cerr << "booklore-syncd: configuration error: " << e.what() << "\n";
+        return 2;
+    }
+    if (auto unusable = booklore::syncd::usable_by_net(settings)) {
+        std::cerr << "booklore-syncd: configuration error: " << config_path << ": "
+                  << unusable->message << "\n";
         return 2;
     }
     if (check_only) {

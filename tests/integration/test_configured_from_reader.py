@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from harness import CANARY_BL_PASSWORD, CANARY_PASSWORD, SYNCCTL, Daemon, session
+from harness import CANARY_BL_PASSWORD, CANARY_PASSWORD, SYNCCTL, SYNCD, Daemon, session
 from standin import Standin
 
 BOOK = hashlib.md5(b"configured-book").hexdigest()
@@ -141,3 +141,17 @@ def test_syncctl_settings_reads_the_password_from_stdin(unconfigured, server):
                              "--password"], capture_output=True, text=True, timeout=30)
     assert no_tty.returncode == 2
     assert "--password-stdin" in no_tty.stderr
+
+
+@pytest.mark.parametrize("key, value", [("ca_file", "/nonexistent/ca.pem"),
+                                        ("server_url", "https://books.example:99999")])
+def test_check_config_finds_what_the_network_layer_cannot_use(key, value):
+    d = Daemon(**{key: value})
+    try:
+        for args in (["--check-config"], []):
+            p = subprocess.run([str(SYNCD), "--config", str(d.config_path), *args],
+                               capture_output=True, text=True, timeout=30)
+            assert p.returncode == 2, p
+            assert key in p.stderr
+    finally:
+        d.cleanup()
