@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <tuple>
 
 namespace booklore::syncd::sync {
 namespace {
@@ -69,6 +70,7 @@ void server_link::begin_run(bool manual, server_view& view) {
     manual_ = manual;
     view.has_booklore_account = settings_.has_booklore_account();
     view.list_auth = view.has_booklore_account ? credentials::bearer : credentials::koreader;
+    remembered_ = {view.batch_usable, view.batch_auth, view.single_auth};
     auto stored = db_.get_setting(server_auth_key);
     if (!stored || !*stored)
         return;
@@ -84,10 +86,12 @@ void server_link::begin_run(bool manual, server_view& view) {
     };
     read("batch", view.batch_auth);
     read("single", view.single_auth);
+    view.batch_usable = !(d.HasMember("batch") && d["batch"] == "none");
+    remembered_ = {view.batch_usable, view.batch_auth, view.single_auth};
 }
 
 void server_link::end_run(const server_view& view) {
-    if (!view.learned_bearer)
+    if (remembered_ == std::tuple{view.batch_usable, view.batch_auth, view.single_auth})
         return;
     std::string json = std::string(R"({"server_url":)") + '"';
     for (char c : settings_.server_url) {
@@ -95,12 +99,14 @@ void server_link::end_run(const server_view& view) {
             json.push_back('\\');
         json.push_back(c);
     }
-    json += std::string(R"(","batch":")") + name_of(view.batch_auth) + R"(","single":")" +
+    json += std::string(R"(","batch":")") +
+            (view.batch_usable ? name_of(view.batch_auth) : "none") + R"(","single":")" +
             name_of(view.single_auth) + "\"}";
     if (auto stored = db_.put_setting(server_auth_key, json); !stored)
         spdlog::warn("server_auth_not_stored error=\"{}\"", stored.error().message());
     else
-        spdlog::info("server_wants_bearer batch={} single={}", name_of(view.batch_auth),
+        spdlog::info("server_learned batch={} single={}",
+                     view.batch_usable ? name_of(view.batch_auth) : "none",
                      name_of(view.single_auth));
 }
 

@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
 
 namespace booklore::syncd::sync {
 
@@ -30,7 +31,7 @@ public:
                 storage::database& db);
 
     /// At the start of a run: `manual` runs may log in even after a refusal. Seeds `view` with
-    /// what earlier runs learned about this server.
+    /// what earlier runs learned about this server (Bearer per endpoint, no batch endpoint).
     void begin_run(bool manual, server_view& view);
     /// At the end of a run: stores what `view` learned.
     void end_run(const server_view& view);
@@ -62,8 +63,10 @@ private:
     };
     std::optional<token> token_;
     bool manual_ = false;
-    /// One login attempt per run at most: a refusal stops the run anyway.
-    bool login_tried_ = false;
+    /// What earlier runs knew (batch usable, its credentials, the single post's), to store
+    /// only what changed.
+    std::tuple<bool, credentials, credentials> remembered_{true, credentials::koreader,
+                                                           credentials::koreader};
 };
 
 }  // namespace booklore::syncd::sync

@@ -326,8 +326,6 @@ action upload_plan::refused(const outcome& last) {
         used == credentials::koreader ? credentials::bearer : credentials::koreader;
     if (!tried_.contains(other) && (other == credentials::koreader || view_.has_booklore_account)) {
         (batch_in_flight_ ? view_.batch_auth : view_.single_auth) = other;
-        if (other == credentials::bearer)
-            view_.learned_bearer = true;
         return resend();
     }
     if (batch_in_flight_) {

@@ -13,7 +13,8 @@
 namespace booklore::syncd::sync {
 
 /// What one run has learned about the server. Every book's plan in the run reads and updates
-/// it; the shell seeds it from what earlier runs remembered and stores what changed.
+/// it; the shell seeds it from what earlier runs remembered and stores what changed (which
+/// endpoint wants Bearer, whether there is a batch endpoint).
 struct server_view {
     bool has_booklore_account = false;
     bool batch_usable = true;
@@ -24,8 +25,6 @@ struct server_view {
     credentials list_auth = credentials::koreader;
     /// Set when that list cannot be read: rows in doubt are then sent again (at least once).
     std::optional<std::string> no_reconcile;
-    /// An endpoint turned out to want Bearer: the shell remembers it for the server.
-    bool learned_bearer = false;
     int failures_in_a_row = 0;
 };
 

@@ -100,7 +100,7 @@ def test_lost_reply_is_checked_against_the_server_before_it_goes_again():
         lists = [r for r in server.requests() if "/reading-sessions/book/" in r["path"]]
         assert len(lists) == 1 and lists[0]["status"] == 200
         assert len(server.sessions()) == 3
-        assert server.state(only="")["duplicates"] == 0
+        assert server.state(only=())["duplicates"] == 0
 
 
 @pytest.mark.parametrize("cert", ["self-signed", "wrong-host", "expired"])
@@ -180,7 +180,7 @@ def test_credentials_refused_stop_the_run_without_burning_counts():
         # The hash lookup (refused), the batch (refused: the server then wants Bearer), one
         # login (refused).
         assert len(server.requests()) <= 3
-        assert server.state(only="")["login"]["attempts"] == 1
+        assert server.state(only=())["login"]["attempts"] == 1
 
 
 def test_syncctl_sync_shows_a_summary():

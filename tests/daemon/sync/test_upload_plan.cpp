@@ -46,14 +46,13 @@ TEST_CASE("every profile stores every row once, with a BookLore account", "[unit
                 CHECK(total_requests(server) == 2 + 1 + 5);
                 CHECK(count(server, "single/bearer") == 5);
                 CHECK_FALSE(view.batch_usable);
-                CHECK(view.learned_bearer);
                 CHECK(view.single_auth == credentials::bearer);
                 break;
             case profile::W:
             case profile::B:
                 CHECK(total_requests(server) == 1);
                 CHECK(count(server, "batch/ko") == 1);
-                CHECK_FALSE(view.learned_bearer);
+                CHECK(view.single_auth == credentials::koreader);
                 break;
             case profile::B0:
                 CHECK(count(server, "batch/ko") == 1);
