@@ -128,21 +128,26 @@ std::string quote_identifier(std::string_view name) {
     return out + '"';
 }
 
+/// The first column of every row, as text.
+boost::system::result<std::vector<std::string>> first_column(statement& stmt) {
+    std::vector<std::string> values;
+    for (;;) {
+        auto row = stmt.step();
+        if (!row)
+            return row.error();
+        if (!*row)
+            return values;
+        values.push_back(stmt.column_text(0));
+    }
+}
+
 boost::system::result<std::vector<std::string>> columns_of(sqlite_connection& conn,
                                                            const std::string& table) {
     auto stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)");
     if (!stmt)
         return stmt.error();
     stmt->bind(1, table);
-    std::vector<std::string> names;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row)
-            return row.error();
-        if (!*row)
-            return names;
-        names.push_back(stmt->column_text(0));
-    }
+    return first_column(*stmt);
 }
 
 /// An expression converting a plugin time (epoch seconds, or a date string) to our ISO text;
@@ -281,15 +286,7 @@ boost::system::result<std::vector<std::string>> user_tables(sqlite_connection& c
         "ESCAPE '\\' ORDER BY name");
     if (!stmt)
         return stmt.error();
-    std::vector<std::string> names;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row)
-            return row.error();
-        if (!*row)
-            return names;
-        names.push_back(stmt->column_text(0));
-    }
+    return first_column(*stmt);
 }
 
 boost::system::result<legacy_import_summary> import_legacy(sqlite_connection& conn,

@@ -115,27 +115,37 @@ boost::system::result<statement> sqlite_connection::prepare(std::string_view sql
     return stmt;
 }
 
-boost::system::result<std::optional<std::string>> sqlite_connection::query_text(
-    std::string_view sql) {
-    auto stmt = prepare(sql);
+namespace {
+
+/// Prepares `sql` and steps once: the statement on its first row, or nothing when there is none.
+boost::system::result<std::optional<statement>> first_row(sqlite_connection& conn,
+                                                          std::string_view sql) {
+    auto stmt = conn.prepare(sql);
     if (!stmt)
         return stmt.error();
     auto row = stmt->step();
     if (!row)
         return row.error();
     if (!*row)
-        return std::optional<std::string>();
-    return stmt->column_optional_text(0);
+        return std::optional<statement>();
+    return std::optional<statement>(std::move(*stmt));
+}
+
+}  // namespace
+
+boost::system::result<std::optional<std::string>> sqlite_connection::query_text(
+    std::string_view sql) {
+    auto stmt = first_row(*this, sql);
+    if (!stmt)
+        return stmt.error();
+    return *stmt ? (*stmt)->column_optional_text(0) : std::optional<std::string>();
 }
 
 boost::system::result<std::int64_t> sqlite_connection::query_int64(std::string_view sql) {
-    auto stmt = prepare(sql);
+    auto stmt = first_row(*this, sql);
     if (!stmt)
         return stmt.error();
-    auto row = stmt->step();
-    if (!row)
-        return row.error();
-    return *row ? stmt->column_int64(0) : std::int64_t{0};
+    return *stmt ? (*stmt)->column_int64(0) : std::int64_t{0};
 }
 
 std::int64_t sqlite_connection::last_insert_rowid() const noexcept {
