@@ -95,8 +95,10 @@ def main(tmp, out):
                             lambda: ip("link", "set", "lo", "down"), events,
                             heal=lambda: ip("link", "set", "lo", "up"))
             cuts.append(f"link down (request timeout 3 s): {r3['ended_after']:.1f} s")
-            assert r1["sessions_uploaded"] == r2["sessions_uploaded"] == 0, (r1, r2)
-            assert r3["sessions_uploaded"] == 0, r3
+            # A cut before the server committed uploads nothing; after it, the rows in doubt
+            # may be found on the server's list in the same run (r2, r3): what counts is that
+            # none is stored twice, which check() below counts.
+            assert r1["sessions_uploaded"] == 0, r1
             final = drain(d)
             assert final["pending_sessions"] == 0, final
             record = check("network cut mid-request (netns)", events, d, server,
