@@ -118,7 +118,8 @@ asio::awaitable<void> sync_scheduler::run_syncs() {
             event.set("done", done).set("total", total);
             broadcast_(event);
         };
-        sync_result result = co_await run_(std::move(progress));
+        sync_result result =
+            co_await run_(std::move(progress), std::exchange(manual_requested_, false));
         // Uploaded rows moved out of the queue: give the WAL's space back to a small disk.
         if (auto done = db_.checkpoint(); !done)
             spdlog::warn("checkpoint_failed error=\"{}\"", done.error().message());
@@ -168,6 +169,7 @@ asio::awaitable<ipc::message> sync_scheduler::sync_now(const ipc::request& req, 
     bool was_running = policy_.sync_running();
     std::uint64_t finished_before = syncs_finished_;
     auto d = policy_.manual_sync();
+    manual_requested_ = true;
     apply(d);
     ipc::message reply = req.ok();
     // Network down: no request is sent for this trigger (the reader was asked for WiFi), and
