@@ -91,6 +91,17 @@ function F.make_book(dir, name, size)
     return path
 end
 
+--- Waits (real time, the plugin's tasks not run) until pred() returns a value.
+function F.wait_until(pred, what, seconds)
+    local deadline = ipc.now_ms() + (seconds or 10) * 1000
+    while true do
+        local v = pred()
+        if v then return v end
+        if ipc.now_ms() > deadline then error("timed out waiting for " .. what, 2) end
+        ffi.C.booklore_poll(nil, 0, 2)
+    end
+end
+
 --- Lets real time pass on the stub's clock (so the plugin's tasks run as they would) until
 -- pred() returns a value, or fails after `seconds` of real time.
 function F.pump_until(pred, what, seconds)

@@ -24,12 +24,15 @@ os.execute("chmod 600 '" .. config .. "'")
 local function start_daemon()
     os.execute(string.format("'%s' --config '%s' </dev/null >>'%s/outbox-daemon.log' 2>&1 & echo $! >'%s/outbox.pid'",
         daemon_bin, config, dir, dir))
-    F.pump_until(function() return require("libs/libkoreader-lfs").attributes(socket_path, "mode") == "socket" end,
+    -- The plugin's tasks do not run meanwhile: the test decides when it may reach the daemon.
+    F.wait_until(function() return require("libs/libkoreader-lfs").attributes(socket_path, "mode") == "socket" end,
         "the daemon's socket", 20)
 end
 
 local function stop_daemon()
-    os.execute(string.format("kill -TERM $(cat '%s/outbox.pid') && while kill -0 $(cat '%s/outbox.pid') 2>/dev/null; do sleep 0.05; done", dir, dir))
+    local pid = io.open(dir .. "/outbox.pid"):read("*l")
+    os.execute("kill -TERM " .. pid)
+    F.pump_until(function() return os.execute("kill -0 " .. pid .. " 2>/dev/null") ~= 0 end, "the daemon to exit", 20)
 end
 
 K.settings_dir = dir
@@ -71,12 +74,25 @@ end)
 local held = {}
 T.case("daemon up but refusing (unavailable): 5 more sessions wait too", function()
     start_daemon()
+    -- Every connection the daemon allows, taken (and answered, so surely accepted) by others.
+    local json = require("json_min")
+    local other = ipc.new { socket_path = socket_path, encode = json.encode, decode = json.decode }
     for i = 1, MAX_CONNECTIONS do
-        held[i] = assert(ipc.connect(socket_path, ipc.now_ms() + 1000))
+        held[i] = assert(other:subscribe(2000))
+        local answer = F.wait_until(function() return held[i]:poll()[1] end, "the subscription's answer")
+        T.ok(answer.ok, "connection " .. i .. " taken")
     end
-    local reply = ipc.new { socket_path = socket_path, encode = require("json_min").encode, decode = require("json_min").decode }
-        :request({ type = "status" }, 2000)
-    T.ok(reply and reply.ok == false and reply.error.code == "unavailable", "the daemon answers unavailable")
+    -- One more connection is refused: the daemon writes its error and closes (read without
+    -- writing anything, so that no reset can eat the line).
+    local fd = assert(ipc.connect(socket_path, ipc.now_ms() + 1000))
+    local got = ""
+    F.wait_until(function()
+        local data = ipc.recv_now(fd)
+        got = got .. (data or "")
+        return data == nil or got:find("\n", 1, true)
+    end, "the refusal")
+    ipc.close_fd(fd)
+    T.ok(got:find('"unavailable"', 1, true), "the daemon answers unavailable: " .. got)
     for _ = 1, 5 do read_session() end
     F.pump_until(function() return F.private.link.lane == nil end, "the refusal to arrive")
     T.eq(outbox_count(), 28, "events in the outbox")
@@ -90,7 +106,7 @@ T.case("KOReader restarted, the daemon back: all 28 reach the database exactly o
     local fm = Plugin:new { ui = { menu = { registerToMainMenu = function() end } } }
     K.instances[1] = fm
     T.eq(outbox_count(), 28, "the outbox read back after the restart")
-    for _, fd in ipairs(held) do ipc.close_fd(fd) end
+    for _, sub in ipairs(held) do sub:close() end
     F.pump_until(function() return outbox_count() == 0 end, "the outbox to empty", 60)
     F.settle()
     local probe = F.probe(socket_path)
