@@ -33,6 +33,7 @@ local function stop_daemon()
     local pid = io.open(dir .. "/outbox.pid"):read("*l")
     os.execute("kill -TERM " .. pid)
     F.pump_until(function() return os.execute("kill -0 " .. pid .. " 2>/dev/null") ~= 0 end, "the daemon to exit", 20)
+    os.remove(dir .. "/outbox.pid") -- stopped: nothing left for lib.sh's cleanup to look for
 end
 
 K.settings_dir = dir
