@@ -46,6 +46,8 @@ public:
     /// For each session, whether one of the same book already queued or uploaded overlaps it
     /// in time (both ends included): the reading-history import queues only the others.
     result<std::vector<bool>> overlaps_held(std::span<const session_record> sessions);
+    /// The file the reader last opened with this hash (book_cache), if it did.
+    result<std::optional<std::string>> file_path_for_hash(const std::string& book_hash);
     /// Deletes every pending session; returns how many.
     result<std::int64_t> clear_sessions();
 

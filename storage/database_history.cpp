@@ -1,4 +1,5 @@
-// What the reading-history import asks of the queue: whether a session is already held.
+// What the reading-history import asks of the queue: whether a session is already held, and
+// where the reader keeps a book.
 
 #include "storage/database.hpp"
 
@@ -42,6 +43,22 @@ private:
 };
 
 }  // namespace
+
+result<std::optional<std::string>> database::file_path_for_hash(const std::string& book_hash) {
+    return guarded("file_path_for_hash",
+                   [&](sqlite_connection& c) -> result<std::optional<std::string>> {
+                       auto s = c.prepare(
+                           "SELECT file_path FROM book_cache WHERE book_hash = ?1 "
+                           "ORDER BY updated_at DESC LIMIT 1");
+                       if (!s)
+                           return s.error();
+                       s->bind(1, book_hash);
+                       auto row = s->step();
+                       if (!row)
+                           return row.error();
+                       return *row ? s->column_optional_text(0) : std::nullopt;
+                   });
+}
 
 result<std::vector<bool>> database::overlaps_held(std::span<const session_record> sessions) {
     return guarded("overlaps_held", [&](sqlite_connection& c) -> result<std::vector<bool>> {

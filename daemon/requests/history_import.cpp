@@ -26,14 +26,14 @@ struct run {
     std::int64_t duration = 0;
 };
 
-storage::session_record to_session(const storage::book_history& book, const run& r) {
+storage::session_record to_session(const storage::book_history& book, const run& r,
+                                   const std::string& book_type) {
     storage::session_record s;
     s.event_id = history_event_id(*book.md5, r.first->start_time);
     s.book_hash = *book.md5;
     if (!book.title.empty())
         s.book_title = book.title;
-    // statistics.sqlite3 names no file, so the type cannot come from an extension.
-    s.book_type = "EPUB";
+    s.book_type = book_type;
     s.start_time = format_iso_utc(r.first->start_time);
     s.end_time = format_iso_utc(r.end);
     // Visits that overlap (two devices' statistics merged) cannot add up to more than the
@@ -49,7 +49,8 @@ storage::session_record to_session(const storage::book_history& book, const run&
 }  // namespace
 
 history_sessions sessions_from_history(const storage::book_history& book,
-                                       std::int64_t min_session_seconds) {
+                                       std::int64_t min_session_seconds,
+                                       const std::string& book_type) {
     history_sessions out;
     std::optional<run> current;
     auto close = [&] {
@@ -58,7 +59,7 @@ history_sessions sessions_from_history(const storage::book_history& book,
         if (!book.md5 || current->duration < min_session_seconds)
             ++out.skipped;
         else
-            out.sessions.push_back(to_session(book, *current));
+            out.sessions.push_back(to_session(book, *current, book_type));
         current.reset();
     };
     for (const auto& v : book.visits) {

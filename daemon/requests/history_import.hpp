@@ -26,11 +26,14 @@ struct history_sessions {
 
 /// Groups a book's visits (ordered by start time) into sessions: duration the sum of the
 /// visits, times the first start and the last end, progress page / total_pages x 100 at the
-/// first and the last visit, book_hash the md5. Each session carries history_event_id().
+/// first and the last visit, book_hash the md5, book_type as given (statistics.sqlite3 names
+/// no file: the caller knows the type from a path the reader opened, else it is EPUB). Each
+/// session carries history_event_id().
 /// Visits without a start time or a duration are ignored, as KOReader itself never stores
 /// them (statistics.koplugin/main.lua:938 at fc88887662c27fbef956a46d7772f2dde1658384).
 history_sessions sessions_from_history(const storage::book_history& book,
-                                       std::int64_t min_session_seconds);
+                                       std::int64_t min_session_seconds,
+                                       const std::string& book_type = "EPUB");
 
 /// The event_id of an imported session, from the book's md5 and the session's start (epoch
 /// seconds): importing the same history twice queues each session once.

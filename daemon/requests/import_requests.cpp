@@ -1,6 +1,7 @@
 // `import_history`: the past sessions in KOReader's reading statistics, queued like live ones
 // (INTERFACE.md "Reading history").
 #include "config/spawn_logged.hpp"
+#include "daemon/requests/event_fields.hpp"
 #include "daemon/requests/handlers.hpp"
 #include "daemon/requests/history_import.hpp"
 #include "storage/koreader_statistics.hpp"
@@ -51,9 +52,19 @@ ipc::message unreadable(const ipc::request& req, const storage::statistics_error
     return req.error(ipc::error_kind::invalid_field, e.message, "path");
 }
 
+/// The server's type for a book: from the file the reader opened with this hash, when the
+/// daemon saw it (book_cache), else EPUB as for a live session without a path.
+std::string book_type_of(storage::database& db, const std::optional<std::string>& md5) {
+    if (!md5)
+        return book_type_for_path("");
+    // A failed lookup costs only the type; a failing queue database shows at the insert.
+    auto path = db.file_path_for_hash(*md5);
+    return book_type_for_path(path && *path ? **path : "");
+}
+
 /// Reads every book of the file, one turn of the event loop per book.
 awaitable<std::variant<history_read, storage::statistics_error>> read_history(
-    const std::string& path, std::int64_t min_session_seconds) {
+    storage::database& db, const std::string& path, std::int64_t min_session_seconds) {
     auto file = storage::koreader_statistics::open(path);
     if (!file)
         co_return file.error();
@@ -64,7 +75,8 @@ awaitable<std::variant<history_read, storage::statistics_error>> read_history(
             co_return book.error();
         if (!*book)
             co_return out;
-        auto built = sessions_from_history(**book, min_session_seconds);
+        auto built =
+            sessions_from_history(**book, min_session_seconds, book_type_of(db, (*book)->md5));
         out.skipped += built.skipped;
         std::move(built.sessions.begin(), built.sessions.end(), std::back_inserter(out.sessions));
         co_await next_turn();
@@ -154,7 +166,7 @@ awaitable<ipc::message> import_history(request_context& ctx, const ipc::request&
     if (auto bad = require_bool(req, "wait", wait))
         co_return std::move(*bad);
     std::string file(path->GetString(), path->GetStringLength());
-    auto read = co_await read_history(file, ctx.settings.current().min_session_seconds);
+    auto read = co_await read_history(ctx.db, file, ctx.settings.current().min_session_seconds);
     if (auto* bad = std::get_if<storage::statistics_error>(&read))
         co_return unreadable(req, *bad);
     auto& history = std::get<history_read>(read);

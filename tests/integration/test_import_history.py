@@ -119,6 +119,10 @@ def pending(d):
 def test_visits_become_sessions_by_the_300_second_rule(daemon):
     stats = standard_history(daemon.dir / "statistics.sqlite3")
     stats.close()
+    # The reader opened book B from a PDF: its type comes from there; book A's is EPUB.
+    opened = daemon.request({"type": "book_opened", "file_path": "/mnt/books/b.pdf",
+                             "book_hash": MD5_B})
+    assert opened["ok"], opened
     reply = import_history(daemon, stats.path)
     assert reply == {"ok": True, "imported": 3, "skipped": 1, "books": 2}, reply
     rows = {(r[0], r[1]): r for r in pending(daemon)}
@@ -130,6 +134,8 @@ def test_visits_become_sessions_by_the_300_second_rule(daemon):
     assert a2[2:8] == (iso(T0 + 901), 70, 6.5, 7.0, "13", "14")
     b = rows[(MD5_B, iso(T0 + 100))]
     assert b[2:8] == (iso(T0 + 420), 240, 2.0, 10.0, "1", "5")
+    types = dict(daemon.sql("SELECT book_hash, book_type FROM pending_sessions"))
+    assert types == {MD5_A: "EPUB", MD5_B: "PDF"}
 
 
 def test_min_session_seconds_is_the_daemons_setting(daemon_factory):

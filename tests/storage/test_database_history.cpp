@@ -42,6 +42,20 @@ TEST_CASE("overlaps_held finds sessions of the same book that share a second, qu
     CHECK(ok(db.overlaps_held({})).empty());
 }
 
+TEST_CASE("file_path_for_hash names the file last opened with the hash") {
+    temp_dir dir;
+    auto db = database::open(dir.file("q.sqlite"));
+    CHECK(!ok(db.file_path_for_hash(hash_of(1))));
+    for (auto [path, n] : {std::pair{"/books/a.pdf", 1}, std::pair{"/books/b.epub", 2}}) {
+        book_sighting seen;
+        seen.file_path = path;
+        seen.book_hash = hash_of(n);
+        enqueue_one(db, seen);
+    }
+    CHECK(ok(db.file_path_for_hash(hash_of(1))) == "/books/a.pdf");
+    CHECK(ok(db.file_path_for_hash(hash_of(2))) == "/books/b.epub");
+}
+
 TEST_CASE("overlaps_held sees a long session that began before a later short one") {
     temp_dir dir;
     auto db = database::open(dir.file("q.sqlite"));

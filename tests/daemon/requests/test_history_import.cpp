@@ -52,6 +52,12 @@ TEST_CASE("history: visits up to 300 s apart form one session") {
     CHECK(b.event_id == history_event_id(md5, t0 + 831));
 }
 
+TEST_CASE("history: the book type is the caller's") {
+    auto r = sessions_from_history(book({{1, t0, 60, 10}}), 30, "PDF");
+    REQUIRE(r.sessions.size() == 1);
+    CHECK(r.sessions[0].book_type == "PDF");
+}
+
 TEST_CASE("history: sessions shorter than min_session_seconds are skipped and counted") {
     auto r = sessions_from_history(book({{1, t0, 29, 10}, {2, t0 + 1000, 30, 10}}), 30);
     CHECK(r.skipped == 1);
