@@ -2,6 +2,7 @@
 
 #include "config/spawn_logged.hpp"
 #include "config/utc_time.hpp"
+#include "daemon/sync/server_check.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -191,6 +192,17 @@ asio::awaitable<ipc::message> sync_scheduler::sync_now(const ipc::request& req, 
     }
     if (last_sync_)
         reply.set("result", to_json(*last_sync_, reply.allocator()));
+    co_return reply;
+}
+
+asio::awaitable<ipc::message> sync_scheduler::check_server(const ipc::request& req) {
+    ipc::message reply = req.ok();
+    server_check found;
+    if (policy_.network() == network_state::down)
+        found.detail = "the network is down";
+    else
+        found = co_await booklore::syncd::check_server(executor_, settings_.current(), db_);
+    reply.set("server", to_json(found, settings_.current(), reply.allocator()));
     co_return reply;
 }
 

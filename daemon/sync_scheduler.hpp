@@ -45,6 +45,7 @@ public:
     void session_queued() override;
     boost::asio::awaitable<ipc::message> sync_now(const ipc::request& req, bool wait) override;
     void describe_sync(ipc::message& status) override;
+    boost::asio::awaitable<ipc::message> check_server(const ipc::request& req) override;
     std::optional<double> device_resumed() override;
     void device_suspended() override;
     network_state reader_network(network_state state) override;

@@ -58,6 +58,7 @@ std::string usage_text() {
                "  delete-book --file PATH [--hash H] [--book-id N] [--event-id ID]\n"
                "  resume | suspend | network-up | network-down\n"
                "  watch                       print sync events as they come\n"
+               "  check-server                what works on the configured server, what to change\n"
                "  import-history PATH [--no-wait]  queue the past sessions of KOReader's\n"
                "                              statistics.sqlite3 (with progress)\n"
                "\n"
@@ -73,10 +74,11 @@ struct client {
 
     /// Sends one request and prints its reply with `render`; the exit code follows `ok`.
     int exchange(const booklore::ipc::request_builder& req,
-                 const std::function<std::string(const rapidjson::Value&)>& render) {
+                 const std::function<std::string(const rapidjson::Value&)>& render,
+                 int timeout_ms = reply_timeout_ms) {
         booklore::ipc::line_client conn(socket_path);
         conn.send(req.line());
-        std::string line = conn.receive(reply_timeout_ms);
+        std::string line = conn.receive(timeout_ms);
         return print(line, render);
     }
 
@@ -232,6 +234,11 @@ int run(int argc, char** argv) {
         req.flag("wait", !o.has("--no-wait"));
         return c.with_progress(req, !o.has("--no-wait"), "sync_progress",
                                booklore::ctl::render_sync_reply);
+    }
+    if (command == "check-server") {
+        // A handful of requests to the server, each bounded by request_timeout_seconds.
+        return c.exchange(booklore::ipc::request_builder("check_server"),
+                          booklore::ctl::render_check, 10 * 60 * 1000);
     }
     if (command == "import-history") {
         // PATH is the one argument that is not an option; made absolute here, because the

@@ -81,6 +81,19 @@ std::string render_import(const json& r) {
            "book hash)";
 }
 
+std::string render_check(const json& r) {
+    const json* s = member(r, "server");
+    if (!s)
+        return {};
+    std::ostringstream out;
+    for (const char* name : {"reachable", "koreader_account", "booklore_account", "batch_endpoint",
+                             "hash_lookup", "exactly_once"})
+        if (member(*s, name))
+            out << "  " << name << ": " << field(*s, name) << "\n";
+    out << field(*s, "message");
+    return out.str();
+}
+
 std::string render_progress_bar(const json& e) {
     constexpr std::int64_t width = 30;
     const json* done = member(e, "done");

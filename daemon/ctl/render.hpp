@@ -16,6 +16,8 @@ std::string render_settings(const rapidjson::Value& settings);
 std::string render_sync_reply(const rapidjson::Value& reply);
 /// `import_history`'s reply, or that it started.
 std::string render_import(const rapidjson::Value& reply);
+/// The `check_server` reply: one line per check, then what to change.
+std::string render_check(const rapidjson::Value& reply);
 /// A `sync_progress` or `import_progress` event as a bar on one line, to redraw in place.
 std::string render_progress_bar(const rapidjson::Value& event);
 /// One event line of `watch`.

@@ -27,6 +27,11 @@ awaitable<ipc::message> sync_now(request_context& ctx, const ipc::request& req,
     co_return co_await ctx.daemon.sync_now(req, wait.value_or(true));
 }
 
+awaitable<ipc::message> check_server(request_context& ctx, const ipc::request& req,
+                                     ipc::client_context&) {
+    co_return co_await ctx.daemon.check_server(req);
+}
+
 awaitable<ipc::message> status(request_context& ctx, const ipc::request& req,
                                ipc::client_context&) {
     auto counts = ctx.db.counts();

@@ -22,6 +22,9 @@ public:
     virtual void session_queued() = 0;
     /// `sync_now`: the whole reply, after the sync when `wait`.
     virtual boost::asio::awaitable<ipc::message> sync_now(const ipc::request& req, bool wait) = 0;
+    /// `check_server`: the whole reply, after trying the server (never while the network is
+    /// down).
+    virtual boost::asio::awaitable<ipc::message> check_server(const ipc::request& req) = 0;
     /// Adds `network`, `sync`, `waiting_for_network`, `next_sync_in_seconds` and `last_sync`.
     virtual void describe_sync(ipc::message& status) = 0;
     /// The reader says the device woke up: the delay of the sync it arms, if it armed one.

@@ -20,6 +20,7 @@ awaitable<ipc::message> import_history(request_context&, const ipc::request&, ip
 // The daemon's state and triggers (control_requests.cpp).
 awaitable<ipc::message> sync_now(request_context&, const ipc::request&, ipc::client_context&);
 awaitable<ipc::message> status(request_context&, const ipc::request&, ipc::client_context&);
+awaitable<ipc::message> check_server(request_context&, const ipc::request&, ipc::client_context&);
 awaitable<ipc::message> set_settings(request_context&, const ipc::request&, ipc::client_context&);
 awaitable<ipc::message> subscribe(request_context&, const ipc::request&, ipc::client_context&);
 awaitable<ipc::message> resume(request_context&, const ipc::request&, ipc::client_context&);

@@ -13,6 +13,7 @@ constexpr request_entry request_table[] = {
     {"book_opened", handlers::book_opened},
     {"sync_now", handlers::sync_now},
     {"status", handlers::status},
+    {"check_server", handlers::check_server},
     {"list_pending", handlers::list_pending},
     {"clear_pending", handlers::clear_pending},
     {"set_settings", handlers::set_settings},
