@@ -34,7 +34,8 @@ pending_session read_session(const statement& s) {
     r.created_at = s.column_text(16);
     r.batch_key = s.column_optional_text(17);
     r.isbn = s.column_optional_text(18);
-    r.in_doubt = s.column_int64(19) != 0;
+    if (std::int64_t since = s.column_int64(19); since != 0)
+        r.in_doubt_since = since;
     return r;
 }
 

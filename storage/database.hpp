@@ -90,8 +90,8 @@ public:
     result<void> mark_uploaded(std::span<const std::int64_t> ids);
     /// retry_count + 1 and last_error on each row.
     result<void> mark_failed(std::span<const std::int64_t> ids, const std::string& error);
-    /// Marks rows whose request is about to leave (a kill or a lost reply leaves them set), or
-    /// clears rows the server surely does not hold. In one transaction.
+    /// Marks rows whose request is about to leave, with the time (a kill or a lost reply
+    /// leaves them set), or clears rows the server surely does not hold. In one transaction.
     result<void> set_in_doubt(std::span<const std::int64_t> ids, bool in_doubt);
     /// The ISBN the reader sent for a book (book_cache, else a pending session), 13 digits.
     result<std::optional<std::string>> isbn_for_hash(const std::string& book_hash);

@@ -256,7 +256,9 @@ result<void> database::mark_failed(std::span<const std::int64_t> ids, const std:
 result<void> database::set_in_doubt(std::span<const std::int64_t> ids, bool in_doubt) {
     return guarded("set_in_doubt", [&](sqlite_connection& c) -> result<void> {
         error_code ec =
-            for_each_id(c, ids, "UPDATE pending_sessions SET in_doubt = ?2 WHERE id = ?1",
+            for_each_id(c, ids,
+                        "UPDATE pending_sessions SET in_doubt = CASE WHEN ?2 THEN "
+                        "max(1, CAST(strftime('%s', 'now') AS INTEGER)) ELSE 0 END WHERE id = ?1",
                         [&](statement& s) { s.bind(2, in_doubt ? 1 : 0); });
         if (ec)
             return ec;

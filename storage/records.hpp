@@ -52,8 +52,9 @@ struct queue_state {
 struct pending_session : session_record, queue_state {
     /// Idempotency key of the batch this row was put in, fixed until the batch is uploaded.
     std::optional<std::string> batch_key;
-    /// A request carrying it may have been stored without an answer (see database::set_in_doubt).
-    bool in_doubt = false;
+    /// Set (epoch seconds of its request) when a request carrying it may have been stored
+    /// without an answer (see database::set_in_doubt).
+    std::optional<std::int64_t> in_doubt_since;
 };
 
 struct pending_deletion : deletion_record, queue_state {};

@@ -106,8 +106,9 @@ CREATE INDEX pending_deletions_by_hash ON pending_deletions (book_hash);
 CREATE INDEX book_cache_by_hash ON book_cache (book_hash);
 CREATE INDEX book_cache_by_book_id ON book_cache (book_id) WHERE book_id IS NOT NULL;
 )sql",
-    // 2 -> 3: in_doubt marks rows whose request may have been stored although no answer came
-    // (set before the request leaves, so a kill in flight leaves it set); the sync checks the
+    // 2 -> 3: in_doubt (0, or the epoch seconds of the request) marks rows whose request may
+    // have been stored although no answer came (set before the request leaves, so a kill in
+    // flight leaves it set); the sync checks the
     // server's own list before sending them again. isbn (13 digits) matches books on servers
     // without a hash lookup.
     R"sql(

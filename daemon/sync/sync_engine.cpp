@@ -6,7 +6,11 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
+#include <chrono>
 
 namespace booklore::syncd {
 namespace asio = boost::asio;
@@ -88,7 +92,7 @@ const char* name_of(sync::outcome_kind k) {
 
 sync_engine::sync_engine(asio::any_io_executor executor, const config::settings& settings,
                          storage::database& db)
-    : settings_(settings), db_(db), link_(executor, settings, db) {}
+    : settings_(settings), db_(db), link_(executor, settings, db), settle_timer_(executor) {}
 
 asio::awaitable<sync_result> sync_engine::run(progress_fn progress, bool manual) {
     run_state st;
@@ -162,16 +166,24 @@ asio::awaitable<bool> sync_engine::upload_batch(run_state& st, std::int64_t book
     std::vector<sync::plan_row> facts;
     facts.reserve(rows.size());
     for (const auto& r : rows)
-        facts.push_back({r.start_time, r.end_time, r.duration_seconds, r.in_doubt});
+        facts.push_back(
+            {r.start_time, r.end_time, r.duration_seconds, r.in_doubt_since.has_value()});
+    if (!co_await let_doubt_settle(rows))
+        co_return false;
     sync::upload_plan plan(st.view, book_id, std::move(facts));
     sync::action a = plan.resume(sync::outcome{});
     bool all_uploaded = true;
     for (;;) {
-        if (!a.clear_doubt.empty())
-            if (auto cleared = db_.set_in_doubt(ids_of(rows, a.clear_doubt), false); !cleared) {
-                storage_failed(st, cleared.error());
+        for (auto [which, value] : {std::pair{&a.clear_doubt, false}, {&a.mark_doubt, true}}) {
+            // Before the request leaves: a kill or a lost reply from here on is checked
+            // against the server's list before these rows go again.
+            if (which->empty())
+                continue;
+            if (auto set = db_.set_in_doubt(ids_of(rows, *which), value); !set) {
+                storage_failed(st, set.error());
                 co_return false;
             }
+        }
         switch (a.kind) {
             case sync::action_kind::reconcile:
             case sync::action_kind::send_batch:
@@ -224,13 +236,6 @@ asio::awaitable<std::optional<sync::action>> sync_engine::perform_request(
                      page.items.size(), r.response->status);
         co_return plan.resume(page);
     }
-    // Durably in doubt before the request leaves: a kill or a lost reply from here on is
-    // checked against the server's list before these rows go again.
-    if (!a.mark_doubt.empty())
-        if (auto marked = db_.set_in_doubt(ids_of(rows, a.mark_doubt), true); !marked) {
-            storage_failed(st, marked.error());
-            co_return std::nullopt;
-        }
     const bool batch = a.kind == sync::action_kind::send_batch;
     std::vector<storage::pending_session> sent;
     for (std::size_t i : a.rows)
@@ -252,6 +257,26 @@ asio::awaitable<std::optional<sync::action>> sync_engine::perform_request(
     spdlog::info("upload_answered book_id={} sessions={} batch={} outcome={} status={}", book_id,
                  sent.size(), batch, name_of(o.kind), r.response ? r.response->status : 0);
     co_return plan.resume(o);
+}
+
+asio::awaitable<bool> sync_engine::let_doubt_settle(
+    const std::vector<storage::pending_session>& rows) {
+    std::int64_t latest = 0;
+    for (const auto& r : rows)
+        latest = std::max(latest, r.in_doubt_since.value_or(0));
+    // A server may still store a request whose connection we gave up on: its list is read
+    // only once it had as long as we would have waited for its answer.
+    const auto settled = std::chrono::system_clock::time_point(std::chrono::seconds(latest)) +
+                         std::chrono::milliseconds(
+                             static_cast<std::int64_t>(settings_.request_timeout_seconds * 1000));
+    const auto wait = settled - std::chrono::system_clock::now();
+    if (latest == 0 || wait <= std::chrono::system_clock::duration::zero())
+        co_return true;
+    spdlog::info("waiting_for_doubt_to_settle ms={}",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+    settle_timer_.expires_after(wait);
+    co_await settle_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return !stop_requested_;
 }
 
 asio::awaitable<bool> sync_engine::api_missing(run_state& st) {

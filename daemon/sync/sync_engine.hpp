@@ -8,6 +8,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <map>
@@ -36,7 +37,10 @@ public:
     boost::asio::awaitable<sync_result> run(progress_fn progress, bool manual);
 
     /// Makes a running sync stop after its current request (shutdown).
-    void stop() { stop_requested_ = true; }
+    void stop() {
+        stop_requested_ = true;
+        settle_timer_.cancel();
+    }
 
     /// Connections opened so far (benchmarks).
     std::size_t connections_opened() const { return link_.connections_opened(); }
@@ -69,6 +73,10 @@ private:
         run_state& st, sync::upload_plan& plan, const sync::action& a, std::int64_t book_id,
         std::vector<storage::pending_session>& rows);
     boost::asio::awaitable<void> report_deletions(run_state& st);
+    /// Waits until the newest request of rows in doubt is request_timeout_seconds old; false
+    /// when the daemon stops meanwhile.
+    boost::asio::awaitable<bool> let_doubt_settle(
+        const std::vector<storage::pending_session>& rows);
     /// Whether the configured URL leads to a web page instead of BookLore's API.
     boost::asio::awaitable<bool> api_missing(run_state& st);
 
@@ -82,6 +90,8 @@ private:
     const config::settings& settings_;
     storage::database& db_;
     sync::server_link link_;
+    /// Wakes a run that waits for rows in doubt to settle (see let_doubt_settle).
+    boost::asio::steady_timer settle_timer_;
     bool stop_requested_ = false;
 };
 

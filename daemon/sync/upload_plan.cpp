@@ -148,6 +148,7 @@ action upload_plan::resume(const session_page& page) {
         } else {
             state_[i] = row_state::pending;
             may_be_stored_[i] = false;  // the server's own list says it does not hold it
+            marked_[i] = false;         // its next request marks it anew, with that time
         }
     }
     stage_ = stage::sending;
@@ -158,8 +159,10 @@ action upload_plan::resume(const session_page& page) {
 
 void upload_plan::send_without_reconcile() {
     // At least once: the rows are sent again and stay in doubt until an answer settles them.
-    for (std::size_t i : rows_in(row_state::in_doubt))
+    for (std::size_t i : rows_in(row_state::in_doubt)) {
         state_[i] = row_state::pending;
+        marked_[i] = false;  // marked anew when sent: the time is that of the new request
+    }
     stage_ = stage::sending;
 }
 
@@ -264,6 +267,7 @@ action upload_plan::after_answer(const outcome& last) {
                 may_be_stored_[i] = true;
             settle(rows);
             action a = failed(rows, last.detail);
+            a.mark_doubt = rows;  // with the time of the answer: the server had it until then
             if (++view_.failures_in_a_row < max_failures_in_a_row)
                 return a;
             return queue_or_next({a, stop(stop_reason::server_failing,
@@ -274,6 +278,7 @@ action upload_plan::after_answer(const outcome& last) {
                 may_be_stored_[i] = true;
             settle(rows);
             action a = failed(rows, "no answer from the server: " + last.detail);
+            a.mark_doubt = rows;  // with the time it gave up: the server may still be at work
             return queue_or_next({a, stopped_by(last, true)});
         }
         default:

@@ -67,7 +67,8 @@ struct action {
     action_kind kind = action_kind::done;
     /// Indexes into the plan's rows.
     std::vector<std::size_t> rows;
-    /// send_*: make these rows in doubt, durably, before the request leaves.
+    /// Make these rows in doubt, durably, with the time now: before a send_* leaves, and
+    /// again when its answer did not come.
     std::vector<std::size_t> mark_doubt;
     /// The server surely does not hold these: they are no longer in doubt.
     std::vector<std::size_t> clear_doubt;

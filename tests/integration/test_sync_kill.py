@@ -18,7 +18,7 @@ KILLS = 20
 BOOKS = [(201 + i, HASHES[i]) for i in range(4)]
 # Server time per request and batch size: a drain then lasts several times what the 20 kill
 # intervals give it, so that every kill lands during the drain, most with a request open.
-DELAY_MS = {"B": 150, "G": 5}
+DELAY_MS = {"B": 400, "G": 5}
 BATCH_SIZE = 25 if SANITIZED else 50
 
 
@@ -42,7 +42,7 @@ def queue_pipelined(d, count, chunk=250):
 def test_kills_during_a_drain_store_every_session_once(profile):
     rnd = random.Random(f"kill-{profile}")
     with server_and_daemon(profile, books=BOOKS, delay_ms=DELAY_MS[profile],
-                           daemon_config={"request_timeout_seconds": 5,
+                           daemon_config={"request_timeout_seconds": 1,
                                           "batch_size": BATCH_SIZE}) as (server, d):
         queue_pipelined(d, SESSIONS)
         kills_during_drain = 0
@@ -50,7 +50,7 @@ def test_kills_during_a_drain_store_every_session_once(profile):
             if not d.alive():
                 d.start()
             assert d.request({"type": "sync_now", "wait": False})["ok"]
-            time.sleep(rnd.uniform(0.02, 0.3))
+            time.sleep(rnd.uniform(0.05, 1.2))
             d.kill()
             kills_during_drain += d.sql("SELECT count(*) FROM pending_sessions")[0][0] > 0
         assert kills_during_drain == KILLS

@@ -95,7 +95,7 @@ def test_a_lost_answer_stores_nothing_twice(profile, fault):
         server.faults(path_prefix=route, method="POST", count=1, **effect)
         first = sync(d)
         assert first["network"] == "unreachable", first
-        in_doubt = d.sql("SELECT count(*) FROM pending_sessions WHERE in_doubt = 1")[0][0]
+        in_doubt = d.sql("SELECT count(*) FROM pending_sessions WHERE in_doubt > 0")[0][0]
         assert in_doubt >= 1
         wait_until(lambda: server.state(only=())["counts"]["sessions"] > warm, what="the commit")
         before = len(server.requests())
@@ -105,7 +105,7 @@ def test_a_lost_answer_stores_nothing_twice(profile, fault):
         assert sum(per_book.values()) == (22 if profile == "G" else 33)
         lists = [r for r in server.requests()[before:] if "/reading-sessions/book/" in r["path"]]
         assert len(lists) == 1  # one page reaches back to the oldest row in doubt
-        assert d.sql("SELECT count(*) FROM pending_sessions WHERE in_doubt = 1") == [(0,)]
+        assert d.sql("SELECT count(*) FROM pending_sessions WHERE in_doubt > 0") == [(0,)]
 
 
 def test_a_wrong_base_path_forgets_nothing_and_everything_uploads_once_fixed():

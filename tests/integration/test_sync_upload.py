@@ -91,7 +91,7 @@ def test_lost_reply_is_checked_against_the_server_before_it_goes_again():
         server.faults(drop_after_commit=True, path_prefix="/api/v1/reading-sessions/batch", count=1)
         first = sync(d)
         assert first["sessions_uploaded"] == 0
-        assert d.sql("SELECT DISTINCT retry_count, in_doubt FROM pending_sessions") == [(1, 1)]
+        assert d.sql("SELECT DISTINCT retry_count, in_doubt > 0 FROM pending_sessions") == [(1, 1)]
         assert sync(d)["sessions_uploaded"] == 3
         assert d.sql("SELECT count(*) FROM pending_sessions") == [(0,)]
         # The server already held all three: the second sync read its list and sent nothing.

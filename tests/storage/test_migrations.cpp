@@ -175,7 +175,7 @@ TEST_CASE("a version 1 file migrates to the latest version with its data") {
     CHECK(rows[0].event_id == "ev-1");
     CHECK(rows[0].book_id == 7);
     CHECK(!rows[0].batch_key);
-    CHECK(!rows[0].in_doubt);  // version 3: nothing was in flight
+    CHECK(!rows[0].in_doubt_since);  // version 3: nothing was in flight
     CHECK(!rows[0].isbn);
     CHECK(rows[1].book_type == "PDF");
     CHECK(ok(db.counts()).historical_sessions == 1);

@@ -121,7 +121,8 @@ trace drive(upload_plan& plan, fake_server& server, std::optional<outcome> login
     for (int step = 0; step < 100000; ++step) {
         action a = std::move(*next);
         for (std::size_t i : a.mark_doubt)
-            t.in_doubt.push_back(i);
+            if (std::find(t.in_doubt.begin(), t.in_doubt.end(), i) == t.in_doubt.end())
+                t.in_doubt.push_back(i);
         for (std::size_t i : a.clear_doubt)
             std::erase(t.in_doubt, i);
         t.kinds.push_back(a.kind);
