@@ -109,3 +109,17 @@ TEST_CASE("deletions and openings are checked", "[unit][fields]") {
     auto opened = parse_book_opened(ok);
     CHECK(std::get<booklore::storage::book_sighting>(opened).book_id == 4);
 }
+
+TEST_CASE("an ISBN is stored as 13 digits, a bad one is refused", "[unit][fields]") {
+    auto doc = json(with(R"("isbn":"0-306-40615-2")"));
+    auto r = parse_session_end(doc);
+    REQUIRE(std::holds_alternative<booklore::storage::session_record>(r));
+    CHECK(std::get<booklore::storage::session_record>(r).isbn == "9780306406157");
+    CHECK(bad_field(with(R"("isbn":"978-0-306-40615-8")")) == "isbn");
+    CHECK(bad_field(with(R"("isbn":9780306406157)")) == "isbn");
+    auto opened = json(R"({"file_path":"/b/x.epub","book_hash":"0123456789abcdef0123456789abcdef",)"
+                       R"("isbn":"978 0 306 40615 7"})");
+    auto o = parse_book_opened(opened);
+    REQUIRE(std::holds_alternative<booklore::storage::book_sighting>(o));
+    CHECK(std::get<booklore::storage::book_sighting>(o).isbn == "9780306406157");
+}
