@@ -1,4 +1,5 @@
-"""Drain: 10,000 queued sessions over 50 books to the stand-in (TLS, 20 ms per request).
+"""Drain: 10,000 queued sessions over 50 books to the stand-in (TLS, 20 ms per request; profile
+B by default, `--profile G` for Grimmory's single posts).
 
 Next to it: the fewest requests the server contract allows (50 books x ceil(200/100) batches)
 times the delay, and one new TLS connection per session the way the in-process KOReader plugin
@@ -147,21 +148,35 @@ def drain_once(d, server, sessions):
             "stored": server.state(only=())["counts"]["sessions"]}
 
 
+def fewest_requests(profile, sessions, books, batch_size):
+    """The fewest uploads the profile's API allows: batches per book where there is a batch
+    endpoint (W, B, B0), else one single post per session (G, A)."""
+    if profile in ("G", "A"):
+        return sessions
+    return books * math.ceil(sessions / books / batch_size)
+
+
 def run(env, sessions=10_000, books=50, delay_ms=20, batch_size=100, sample=500, curl_sample=50,
-        drains=3, log=print):
+        drains=3, log=print, profile="B", drains_only=False):
     sys.path.insert(0, str(STANDIN))
     from standin import Standin, make_certs
     certs = make_certs(str(env.work_dir / "certs"))
     ca_file = certs + "/ca.crt"
     book_list = [(BOOK_ID_BASE + b, book_hash(b)) for b in range(books)]
-    out = {"sessions": sessions, "books": books, "delay_ms": delay_ms, "drains": drains}
-    from harness import CANARY_PASSWORD  # the password harness.Daemon configures
-    with Standin("B", books=book_list, delay_ms=delay_ms, tls_cert=certs + "/server.crt",
-                 tls_key=certs + "/server.key", ca_file=ca_file,
-                 ko_password=CANARY_PASSWORD) as server:
-        d = daemon_class()(server_url=server.url, workdir=env.scratch("drain"),
+    out = {"sessions": sessions, "books": books, "delay_ms": delay_ms, "drains": drains,
+           "profile": profile}
+    daemon = daemon_class()  # puts harness on the path
+    # the passwords harness.Daemon configures
+    from harness import CANARY_BL_PASSWORD, CANARY_PASSWORD
+    with Standin(profile, books=book_list, delay_ms=delay_ms, tls_cert=certs + "/server.crt",
+                 tls_key=certs + "/server.key", ca_file=ca_file, ko_password=CANARY_PASSWORD,
+                 bl_password=CANARY_BL_PASSWORD) as server:
+        # With the BookLore account: G and A take sessions only with it, and it lets the
+        # daemon read the server's list (exactly once).
+        d = daemon(server_url=server.url, workdir=env.scratch("drain"),
                            manual_sync_only=True, ca_file=ca_file, request_timeout_seconds=30,
-                           batch_size=batch_size)
+                           batch_size=batch_size, booklore_username="bluser",
+                           booklore_password=CANARY_BL_PASSWORD)
         try:
             d.start()
             began = time.monotonic()
@@ -192,8 +207,10 @@ def run(env, sessions=10_000, books=50, delay_ms=20, batch_size=100, sample=500,
             out["runs"] = runs
             out["drain_s"] = median(r["seconds"] for r in runs)
             out["peak_hwm_kib"] = max(r["status"]["hwm_kib"] for r in runs)
-            out["fewest"] = books * math.ceil(sessions / books / batch_size)
+            out["fewest"] = fewest_requests(profile, sessions, books, batch_size)
             out["fewest_s"] = out["fewest"] * delay_ms / 1000
+            if drains_only:
+                return out
 
             server.reset()
             out["per_conn_sample"] = sample
@@ -214,3 +231,24 @@ def run(env, sessions=10_000, books=50, delay_ms=20, batch_size=100, sample=500,
                 d.stop(signal.SIGTERM)
             d.cleanup()
     return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="drain only: time, requests, the fewest bound")
+    parser.add_argument("--build", default=str(Path(__file__).resolve().parents[2] / "build"))
+    parser.add_argument("--profile", default="B", choices=["G", "A", "W", "B", "B0"])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--books", type=int, default=50)
+    parser.add_argument("--delay-ms", type=int, default=20)
+    parser.add_argument("--drains", type=int, default=1)
+    args = parser.parse_args()
+    from benchlib import Env
+    result = run(Env(args.build), sessions=args.sessions, books=args.books,
+                 delay_ms=args.delay_ms, drains=args.drains, profile=args.profile,
+                 drains_only=True, log=lambda text: print(text, file=sys.stderr))
+    for r in result["runs"]:
+        r.pop("status", None)
+    print(json.dumps({k: result[k] for k in ("profile", "sessions", "books", "delay_ms",
+                                             "drain_s", "fewest", "fewest_s", "runs")}))
