@@ -40,7 +40,7 @@ def context_switches(pid):
     return voluntary, involuntary
 
 
-def settle(read, quiet=2.0, timeout=30.0):
+def settle(read, quiet=2.0, timeout=60.0):
     """Waits until `read()` holds still for `quiet` s."""
     deadline = time.monotonic() + timeout
     value, since = read(), time.monotonic()
