@@ -3,6 +3,7 @@
 #include "config/spawn_logged.hpp"
 #include "config/utc_time.hpp"
 #include "daemon/sync/server_check.hpp"
+#include "daemon/sync/server_link.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -212,7 +213,9 @@ void sync_scheduler::describe_sync(ipc::message& status) {
         .set("sync", policy_.sync_running()                                    ? "running"
                      : policy_.resume_armed() || policy_.waiting_for_network() ? "scheduled"
                                                                                : "idle")
-        .set("waiting_for_network", policy_.waiting_for_network());
+        .set("waiting_for_network", policy_.waiting_for_network())
+        // Automatic syncs do not log in again until the settings change or a person asks.
+        .set("login_refused", sync::login_refusal_remembered(settings_.current(), db_));
     if (policy_.resume_armed()) {
         auto left = resume_timer_.expiry() - asio::steady_timer::clock_type::now();
         double seconds = std::chrono::duration<double>(left).count();

@@ -46,9 +46,12 @@ server_link::server_link(boost::asio::any_io_executor executor, const config::se
                          storage::database& db)
     : settings_(settings), db_(db), client_(executor, client_options_for(settings)) {}
 
-std::string server_link::account_fingerprint() const {
-    std::string material = settings_.server_url + '\0' + settings_.booklore_username.value_or("") +
-                           '\0' + settings_.booklore_password.value_or("");
+namespace {
+
+/// Identifies the settings a refusal was for, without keeping the password itself.
+std::string account_fingerprint(const config::settings& settings) {
+    std::string material = settings.server_url + '\0' + settings.booklore_username.value_or("") +
+                           '\0' + settings.booklore_password.value_or("");
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
     EVP_Digest(material.data(), material.size(), digest, &size, EVP_sha256(), nullptr);
@@ -61,9 +64,15 @@ std::string server_link::account_fingerprint() const {
     return out;
 }
 
+}  // namespace
+
+bool login_refusal_remembered(const config::settings& settings, storage::database& db) {
+    auto stored = db.get_setting(login_refused_key);
+    return stored && *stored && **stored == account_fingerprint(settings);
+}
+
 bool server_link::login_refused_remembered() {
-    auto stored = db_.get_setting(login_refused_key);
-    return stored && *stored && **stored == account_fingerprint();
+    return login_refusal_remembered(settings_, db_);
 }
 
 void server_link::begin_run(bool manual, server_view& view) {
@@ -133,7 +142,8 @@ boost::asio::awaitable<std::optional<outcome>> server_link::log_in() {
             co_return std::nullopt;
         case login_answer::kind::refused:
             spdlog::warn("login_refused answer=\"{}\"", answer.detail);
-            if (auto stored = db_.put_setting(login_refused_key, account_fingerprint()); !stored)
+            if (auto stored = db_.put_setting(login_refused_key, account_fingerprint(settings_));
+                !stored)
                 spdlog::warn("login_refusal_not_stored error=\"{}\"", stored.error().message());
             co_return outcome{outcome_kind::login_refused, {}, answer.detail};
         case login_answer::kind::rate_limited:

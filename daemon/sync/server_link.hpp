@@ -18,6 +18,10 @@ namespace booklore::syncd::sync {
 /// The daemon's side of the connection to BookLore: sends a request with the credentials the
 /// plan chose, logs in for Bearer requests, and remembers across runs what must not be
 /// tried again (a refused login) and what the server wants (Bearer on an endpoint).
+/// True when the BookLore login was refused for exactly these settings (server and account):
+/// automatic syncs then do not log in again (`status.login_refused`).
+bool login_refusal_remembered(const config::settings& settings, storage::database& db);
+
 class server_link {
 public:
     /// An answer, or why there is none (transport failure, login failure) as an outcome.
@@ -51,8 +55,6 @@ public:
 
 private:
     boost::asio::awaitable<std::optional<outcome>> log_in();
-    /// Identifies the settings a refusal was for, without keeping the password itself.
-    std::string account_fingerprint() const;
 
     const config::settings& settings_;
     storage::database& db_;

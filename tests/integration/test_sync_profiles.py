@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from harness import session, wait_until
+from harness import CANARY_BL_PASSWORD, session, wait_until
 from sync_fixtures import HASHES, server_and_daemon, sync
 
 ISBN = "978-0-306-40615-7"
@@ -157,6 +157,16 @@ def test_a_wrong_booklore_password_never_locks_the_account():
         login = server.state(only=())["login"]
         assert not login["lock_tripped"] and not login["locked"]
         assert d.sql("SELECT max(retry_count) FROM pending_sessions") == [(0,)]
+        assert d.request({"type": "status"})["login_refused"] is True
+        # The reader types the new password: the refusal is forgotten, the next automatic
+        # sync logs in and uploads.
+        changed = d.request({"type": "set_settings", "booklore_password": CANARY_BL_PASSWORD})
+        assert changed["ok"], changed
+        assert d.request({"type": "status"})["login_refused"] is False
+        done = finished()
+        assert d.request(session(20, book_hash=HASHES[0], book_id=101))["queued"]
+        wait_until(lambda: finished() > done, what="the automatic sync after the change")
+        assert d.sql("SELECT count(*) FROM pending_sessions") == [(0,)]
 
 
 def test_a_forbidden_book_on_w_does_not_hold_back_the_others():
