@@ -1,5 +1,7 @@
 #include "storage/schema.hpp"
 
+#include "storage/rows.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -131,15 +133,7 @@ std::string quote_identifier(std::string_view name) {
 
 /// The first column of every row, as text.
 boost::system::result<std::vector<std::string>> first_column(statement& stmt) {
-    std::vector<std::string> values;
-    for (;;) {
-        auto row = stmt.step();
-        if (!row)
-            return row.error();
-        if (!*row)
-            return values;
-        values.push_back(stmt.column_text(0));
-    }
+    return rows::collect<std::string>(stmt, [](const statement& s) { return s.column_text(0); });
 }
 
 boost::system::result<std::vector<std::string>> columns_of(sqlite_connection& conn,
