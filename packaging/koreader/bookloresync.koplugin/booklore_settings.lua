@@ -130,7 +130,8 @@ local function call(plugin, msg, handlers)
     state.next_id = state.next_id + 1
     msg.id = "settings-" .. state.next_id
     local sub, code, message = client_of(plugin):subscribe()
-    local sent = sub and sub:send(msg)
+    local sent = false
+    if sub then sent, code, message = sub:send(msg) end
     if not sent then
         if sub then sub:close() end
         return handlers.fail(unreachable_text(plugin, code, message))
