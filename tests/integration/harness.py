@@ -35,6 +35,19 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def run_checks(cmd, env, timeout):
+    """Runs a script that prints ok/FAIL lines and "N passed, N failed"; asserts on it."""
+    proc = subprocess.run(cmd, env=dict(os.environ, **env), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout)
+    print(proc.stdout)
+    failures = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
+    assert proc.returncode == 0 and not failures, (
+        f"{cmd[-1]} exited {proc.returncode}; failed checks:\n" + "\n".join(failures)
+        + "\n\nfull output:\n" + proc.stdout[-20000:])
+    assert " passed, 0 failed" in proc.stdout
+
+
 class Client:
     """One connection speaking the line protocol."""
 

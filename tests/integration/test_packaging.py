@@ -3,9 +3,10 @@ luajit, the init scripts, the systemd unit) against the binaries in BOOKLORE_BIN
 part of ctest and CI. Each script prints one line per check and "N passed, N failed"."""
 import os
 import pathlib
-import subprocess
 
 import pytest
+
+from harness import run_checks
 
 PACKAGING_TESTS = pathlib.Path(__file__).resolve().parent.parent / "packaging"
 # test_release.sh needs more than the binaries (a git clone); test_release.py runs it.
@@ -16,16 +17,7 @@ SCRIPTS = sorted(p for p in PACKAGING_TESTS.glob("test_*.sh") if p.name != "test
 def test_packaging_script(script):
     bin_dir = os.environ.get("BOOKLORE_BIN_DIR")
     assert bin_dir, "BOOKLORE_BIN_DIR must point at the build's daemon/ folder"
-    proc = subprocess.run(["bash", str(script)], env=dict(os.environ, BOOKLORE_BIN_DIR=bin_dir),
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=600)
-    print(proc.stdout)
-    failures = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
-    assert proc.returncode == 0 and not failures, (
-        f"{script.name} exited {proc.returncode}; failed checks:\n" + "\n".join(failures)
-        + "\n\nfull output:\n" + proc.stdout[-20000:])
-    assert " passed, 0 failed" in proc.stdout
-
+    run_checks(["bash", str(script)], {"BOOKLORE_BIN_DIR": bin_dir}, 600)
 
 def test_there_are_packaging_scripts():
     names = {s.name for s in SCRIPTS}

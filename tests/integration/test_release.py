@@ -5,27 +5,13 @@ against a daemon started without a server and the stand-in on profiles B and G."
 import os
 import sqlite3
 import stat
-import subprocess
 
 import pytest
 
-from harness import CANARY_BL_PASSWORD, CANARY_PASSWORD, HERE, SYNCD, Daemon
+from harness import CANARY_BL_PASSWORD, CANARY_PASSWORD, HERE, SYNCD, Daemon, run_checks
 from standin import Standin
 
 PACKAGING_TESTS = HERE.parent / "packaging"
-
-
-def run_checks(cmd, env, timeout):
-    """Runs a script that prints ok/FAIL lines and "N passed, N failed"; asserts on it."""
-    proc = subprocess.run(cmd, env=dict(os.environ, **env), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
-    print(proc.stdout)
-    failures = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
-    assert proc.returncode == 0 and not failures, (
-        f"{cmd[-1]} exited {proc.returncode}; failed checks:\n" + "\n".join(failures)
-        + "\n\nfull output:\n" + proc.stdout[-20000:])
-    assert " passed, 0 failed" in proc.stdout
 
 
 def test_release_script():
